@@ -1,0 +1,44 @@
+# minikube8s: two commands do everything on a fresh Debian machine (as root):
+#   make run    set up, then start `minikube8s --role ai` on the embedded store
+#   make test   set up (plus test-only packages), lint, then the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA_DIR ?= .data
+ROLE   ?= ai
+PYTEST_ARGS ?=
+
+.PHONY: run test lint unit bench sysdeps sysdeps-test venv clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+sysdeps:
+	scripts/system-deps.sh node
+
+sysdeps-test:
+	scripts/system-deps.sh test
+
+run: sysdeps venv
+	$(BIN)/minikube8s --role $(ROLE) --data-dir $(DATA_DIR)
+
+lint: venv
+	$(BIN)/ruff check minikube8s tests bench
+	$(BIN)/mypy
+
+test: sysdeps-test venv lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+bench: sysdeps-test venv
+	$(BIN)/python bench/store.py
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,75 @@
+"""The ``minikube8s`` executable: ``minikube8s --role a|i|ai`` starts a node.
+
+With no sub-command it runs a node (``roles.run_node``); sub-commands are the bundled
+kubectl-like CLI (``cli/``) and tools such as ``hollow-nodes``. Option names are the ones
+../shared/ARCHITECTURE.md fixes, since tests and scripts rely on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+from .config import DEFAULT_ADMISSION, NodeConfig, Role
+
+app = typer.Typer(
+    name="minikube8s",
+    help="A small, real Kubernetes in one asyncio executable.",
+    no_args_is_help=False,
+    add_completion=True,
+)
+
+
+@app.callback(invoke_without_command=True)
+def node(
+    ctx: typer.Context,
+    role: Role = typer.Option(Role.AI, "--role", help="a: control plane, i: node, ai: both."),
+    data_dir: Path = typer.Option(
+        Path("/var/lib/minikube8s"), "--data-dir", envvar="MINIKUBE8S_DATA_DIR",
+        help="State: embedded store, certificates, kubeconfig, volumes."),
+    store: str = typer.Option(
+        "", "--store", envvar="MINIKUBE8S_STORE",
+        help="sqlite:///path (default: inside --data-dir) | etcd://host:port[,host:port]."),
+    insecure_port: int = typer.Option(8080, "--insecure-port"),
+    insecure_bind_address: str = typer.Option("127.0.0.1", "--insecure-bind-address"),
+    server: str = typer.Option("", "--server", help="API server a role-i node talks to."),
+    node_name: str = typer.Option("", "--node-name"),
+    node_ip: str = typer.Option("", "--node-ip"),
+    runtime: str = typer.Option("docker", "--runtime", help="docker | hollow"),
+    docker_host: str = typer.Option(
+        "unix:///var/run/docker.sock", "--docker-host", envvar="DOCKER_HOST"),
+    portal_net: str = typer.Option("192.168.3.0/24", "--portal-net"),
+    flannel_net: str = typer.Option("172.16.0.0/16", "--flannel-net"),
+    admission_control: str = typer.Option(DEFAULT_ADMISSION, "--admission-control"),
+    log_level: str = typer.Option("INFO", "--log-level", envvar="MINIKUBE8S_LOG_LEVEL"),
+) -> None:
+    """Start a node with the given roles (default ``ai``: everything on one machine)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    cfg = NodeConfig(
+        role=role, data_dir=data_dir, store=store, insecure_port=insecure_port,
+        insecure_bind_address=insecure_bind_address, server=server, node_ip=node_ip,
+        runtime=runtime, docker_host=docker_host, portal_net=portal_net,
+        flannel_net=flannel_net, admission_control=admission_control,
+    )
+    if node_name:
+        cfg.node_name = node_name
+    from .roles import run_node
+
+    raise typer.Exit(asyncio.run(run_node(cfg)))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The async REST client and its client-go analogues: reflector, informer, workqueue."""

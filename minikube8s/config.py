@@ -1,0 +1,51 @@
+"""Node configuration: what ``minikube8s --role ...`` was asked to run, as one dataclass.
+
+The command line (``__main__``) fills it; ``roles`` reads it. Defaults follow the seed's
+config-default.sh (PORTAL_NET 192.168.3.0/24, FLANNEL_NET 172.16.0.0/16, the admission chain)
+and its plain-HTTP API on port 8080.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+DEFAULT_ADMISSION = "NamespaceLifecycle,NamespaceAutoProvision,LimitRanger,ResourceQuota"
+
+
+class Role(str, Enum):
+    A = "a"
+    I = "i"  # noqa: E741 - the seed's role letters
+    AI = "ai"
+
+    @property
+    def control_plane(self) -> bool:
+        return "a" in self.value
+
+    @property
+    def node(self) -> bool:
+        return "i" in self.value
+
+
+@dataclass(slots=True)
+class NodeConfig:
+    role: Role = Role.AI
+    data_dir: Path = Path("/var/lib/minikube8s")
+    store: str = ""
+    """Store URL; empty means the embedded SQLite file inside data_dir."""
+    insecure_port: int = 8080
+    insecure_bind_address: str = "127.0.0.1"
+    server: str = ""
+    node_name: str = field(default_factory=socket.gethostname)
+    node_ip: str = ""
+    runtime: str = "docker"
+    docker_host: str = "unix:///var/run/docker.sock"
+    portal_net: str = "192.168.3.0/24"
+    flannel_net: str = "172.16.0.0/16"
+    admission_control: str = DEFAULT_ADMISSION
+
+    @property
+    def store_url(self) -> str:
+        return self.store or f"sqlite:///{(self.data_dir / 'store.db').resolve()}"

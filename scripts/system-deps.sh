@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the Debian packages a profile needs, only those missing; quick when all are there.
+#   scripts/system-deps.sh node   what `make run` needs on a node
+#   scripts/system-deps.sh test   node + what the test suite needs (a real etcd, ...)
+set -euo pipefail
+profile=${1:-node}
+node_pkgs=(nftables libnftables1 iproute2)
+test_pkgs=(etcd-server socat)
+pkgs=("${node_pkgs[@]}")
+[ "$profile" = test ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "missing system packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
