@@ -1,0 +1,1 @@
+"""The API server role: the Kubernetes v1 core API over the store (aiohttp)."""
