@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 DEFAULT_ADMISSION = "NamespaceLifecycle,NamespaceAutoProvision,LimitRanger,ResourceQuota"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     A = "a"
     I = "i"  # noqa: E741 - the seed's role letters
     AI = "ai"

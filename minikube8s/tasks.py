@@ -38,10 +38,10 @@ class Supervisor:
                 self.failure = exc
             self.failed.set()
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    async def stop(self, *, grace: float = 10.0) -> None:
         """Cancel every task and wait for them, newest first."""
         tasks = list(self._tasks)
         for t in tasks:
             t.cancel()
         if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
+            await asyncio.wait(tasks, timeout=grace)

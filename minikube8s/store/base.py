@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 
@@ -74,7 +74,7 @@ class KeyValue:
     mod_revision: int
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"

@@ -16,7 +16,7 @@ the store directly and see the same resourceVersion rules as every client.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Protocol
 
 from ...api.resources import Resource
@@ -24,7 +24,7 @@ from ...api.resources import Resource
 Object = dict[str, Any]
 
 
-class Operation(str, Enum):
+class Operation(StrEnum):
     CREATE = "CREATE"
     UPDATE = "UPDATE"
     DELETE = "DELETE"
