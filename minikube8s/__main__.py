@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from pathlib import Path
 
 import typer
@@ -21,6 +20,7 @@ app = typer.Typer(
     help="A small, real Kubernetes in one asyncio executable.",
     no_args_is_help=False,
     add_completion=True,
+    pretty_exceptions_enable=False,
 )
 
 
@@ -72,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
