@@ -63,8 +63,15 @@ def node(
     if node_name:
         cfg.node_name = node_name
     from .roles import run_node
+    from .store import StoreError
 
-    raise typer.Exit(asyncio.run(run_node(cfg)))
+    try:
+        code = asyncio.run(run_node(cfg))
+    except StoreError as e:
+        # Bad --store URL, unreadable database, unreachable etcd: one line, not a traceback.
+        logging.getLogger("minikube8s").error("cannot open the store: %s", e)
+        code = 2
+    raise typer.Exit(code)
 
 
 def main() -> None:
