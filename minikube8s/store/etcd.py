@@ -15,13 +15,16 @@ How the base.py semantics map onto etcd:
 - create = txn(create_revision(key) == 0, put); update/delete = txn(mod_revision(key) ==
   expected, put/delete with prev_kv), reading the key on failure to tell NotFound from
   Conflict; ``expected_revision=0`` means unconditional but the key must exist;
-- ``compact(R)`` forgets history at and below R, which is etcd's compact at R+1 (etcd keeps
-  the compacted revision itself readable); ``Gone.compacted`` is therefore etcd's compact
-  revision minus one;
-- watch: start_revision = from_revision + 1 with prev_kv. When the gRPC stream breaks (etcd
-  restarted, endpoint lost), the watch reconnects with backoff, for as long as it takes, and
-  resumes from the last delivered revision + 1, so the consumer sees nothing missed or
-  repeated. Only Gone (history compacted meanwhile) or cancellation ends it.
+- ``compact(R)`` is etcd's compact at R: lists at R still work (the values current at R are
+  kept, so the first event after R still carries its ``prev``), older ones are Gone;
+- watch(prefix, from_revision): a prefix watch with prev_kv that delivers revisions
+  > from_revision. It asks etcd for start_revision = from_revision (not + 1) and drops that
+  one revision itself: then etcd reports a compaction exactly when the memory backend would
+  (from_revision < compacted revision), since etcd keeps revision R readable after compact(R).
+  When the gRPC stream breaks (etcd restarted, endpoint lost), the watch reconnects with
+  backoff, for as long as it takes, and resumes after the last delivered revision, so the
+  consumer sees nothing missed or repeated. Only Gone (history compacted meanwhile) or
+  cancellation ends it.
 
 Several endpoints are tried in order; the first that answers becomes the preferred one. A
 write is only retried on another endpoint when the failure proves it was never sent
@@ -214,8 +217,8 @@ class EtcdBackend:
         return Gone(revision, compacted=compacted)
 
     async def _compact_revision(self) -> int:
-        """The compaction floor in base.py terms. etcd has no RPC for it; a watch from
-        revision 1 reports it."""
+        """etcd's compaction revision. There is no RPC for it; a watch from revision 1
+        reports it."""
         for ep in self._endpoints:
             call = ep.watch.Watch(timeout=self._timeout, metadata=ep.client.metadata)
             try:
@@ -226,7 +229,7 @@ class EtcdBackend:
                     if resp is grpc.aio.EOF:
                         break
                     if resp.compact_revision:
-                        return max(int(resp.compact_revision) - 1, 0)
+                        return int(resp.compact_revision)
                     if not resp.created:
                         return 0
             except grpc.aio.AioRpcError:
@@ -363,10 +366,8 @@ class EtcdBackend:
     async def compact(self, revision: int) -> None:
         if revision <= 0:
             return
-        current = await self.current_revision()
-        # base.py: forget history at and below revision == etcd compaction at revision + 1.
-        target = min(revision + 1, current)
-        req = rpc.CompactionRequest(revision=target)
+        # Compacting past the current revision is an etcd error; the memory backend clamps.
+        req = rpc.CompactionRequest(revision=min(revision, await self.current_revision()))
         try:
             await self._rpc(
                 f"compact {revision}",
@@ -394,7 +395,8 @@ class EtcdBackend:
             self._calls.add(call)
             try:
                 await call.write(rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
-                    key=p, range_end=_prefix_end(p), start_revision=last + 1, prev_kv=True,
+                    # From last, not last + 1: see the module docstring (0 would mean now).
+                    key=p, range_end=_prefix_end(p), start_revision=max(last, 1), prev_kv=True,
                     progress_notify=True,
                 )))
                 while True:
@@ -402,7 +404,7 @@ class EtcdBackend:
                     if resp is grpc.aio.EOF:
                         break
                     if resp.compact_revision:
-                        raise Gone(last, compacted=max(int(resp.compact_revision) - 1, 0))
+                        raise Gone(last, compacted=int(resp.compact_revision))
                     if resp.canceled:
                         log.info("etcd %s cancelled watch on %s: %s", ep.name, prefix,
                                  resp.cancel_reason)
@@ -412,7 +414,7 @@ class EtcdBackend:
                         continue
                     for ev in resp.events:
                         rev = int(ev.kv.mod_revision)
-                        if rev <= last:  # never repeat, whatever the server resends
+                        if rev <= last:  # revision last itself, asked for above, or a resend
                             continue
                         last = rev
                         yield _event(ev)
