@@ -22,19 +22,29 @@ class BadURL(StoreError):
     """A store URL option could not be parsed."""
 
 
-def url_options(url: str, allowed: dict[str, float]) -> dict[str, float]:
-    """Numeric ``?name=value`` options of a store URL, defaulted from ``allowed``.
+def url_options(url: str, known: set[str]) -> dict[str, str]:
+    """The ``?name=value`` options of a store URL.
 
     Unknown names are an error rather than silently ignored: a typo in ``keep_revisions`` should
     not quietly give the default compaction window.
     """
     query = parse_qs(urlsplit(url).query, keep_blank_values=True)
-    out = dict(allowed)
-    for name, values in query.items():
-        if name not in allowed:
-            raise BadURL(f"unknown option {name!r} in store URL {url!r}; known: {sorted(allowed)}")
-        try:
-            out[name] = float(values[-1])
-        except ValueError as e:
-            raise BadURL(f"option {name!r} in {url!r} is not a number: {values[-1]!r}") from e
-    return out
+    unknown = set(query) - known
+    if unknown:
+        raise BadURL(
+            f"unknown option(s) {sorted(unknown)} in store URL {url!r}; known: {sorted(known)}"
+        )
+    return {name: values[-1] for name, values in query.items()}
+
+
+def number(url: str, opts: dict[str, str], name: str, default: float) -> float:
+    raw = opts.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise BadURL(f"option {name!r} in store URL {url!r} is not a number: {raw!r}") from e
+    if value < 0:
+        raise BadURL(f"option {name!r} in store URL {url!r} must not be negative: {raw!r}")
+    return value

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from ._common import url_options
+from ._common import number, url_options
 from .base import (
     AlreadyExists,
     Backend,
@@ -185,5 +185,5 @@ class MemoryBackend:
 
 
 async def open_memory(url: str) -> Backend:
-    opts = url_options(url, {"keep_revisions": 100_000})
-    return MemoryBackend(keep_revisions=int(opts["keep_revisions"]))
+    opts = url_options(url, {"keep_revisions"})
+    return MemoryBackend(keep_revisions=int(number(url, opts, "keep_revisions", 100_000)))
