@@ -120,6 +120,11 @@ class _Watcher:
 
 _STOP = object()
 
+# Aliases used inside SQLiteBackend, where the name ``list`` is the Backend method.
+_Results = list[tuple[asyncio.Future[Any], Any]]
+_Events = list[Event]
+_Ops = list[_Op]
+
 
 def _event_from_row(row: tuple[Any, ...]) -> Event:
     rev, key, created, deleted, create_rev, prev_rev, value, old_value = row
@@ -232,7 +237,7 @@ class SQLiteBackend:
             self._ops.put(_STOP)
             await asyncio.to_thread(self._writer.join)
         # Ops queued behind the stop marker (or a compaction re-queued after it) never ran.
-        leftovers: list[tuple[asyncio.Future[Any], Any]] = []
+        leftovers: _Results = []
         while True:
             try:
                 op = self._ops.get_nowait()
@@ -370,7 +375,7 @@ class SQLiteBackend:
             first = self._ops.get()
             if first is _STOP:
                 break
-            batch: list[_Op] = [first]  # type: ignore[list-item]
+            batch: _Ops = [first]  # type: ignore[list-item]
             while len(batch) < MAX_BATCH:
                 try:
                     op = self._ops.get_nowait()
@@ -396,11 +401,11 @@ class SQLiteBackend:
             with contextlib.suppress(sqlite3.Error):
                 self._wconn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    def _commit_batch(self, ops: list[_Op]) -> None:
+    def _commit_batch(self, ops: _Ops) -> None:
         conn = self._wconn
         assert conn is not None
-        results: list[tuple[asyncio.Future[Any], Any]] = []
-        events: list[Event] = []
+        results: _Results = []
+        events: _Events = []
         rev = self._wrev
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -502,7 +507,7 @@ class SQLiteBackend:
     # -- event-loop side of the writer ------------------------------------------------------
 
     @staticmethod
-    def _resolve(results: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    def _resolve(results: _Results) -> None:
         for fut, result in results:
             if fut.done():  # the caller gave up (cancelled); the write itself stands
                 continue
@@ -511,7 +516,7 @@ class SQLiteBackend:
             else:
                 fut.set_result(result)
 
-    def _deliver(self, events: list[Event], results: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    def _deliver(self, events: _Events, results: _Results) -> None:
         if events:
             self._rev = events[-1].revision
             for w in self._watchers:
@@ -529,7 +534,7 @@ class SQLiteBackend:
     @staticmethod
     def _replay_sync(
         conn: sqlite3.Connection, prefix: str, after: int, limit: int
-    ) -> tuple[list[Event], int]:
+    ) -> tuple[_Events, int]:
         conn.execute("BEGIN")
         _, compacted = _snapshot_revisions(conn)
         rows = conn.execute(
