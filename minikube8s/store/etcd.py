@@ -73,6 +73,10 @@ _CHANNEL_OPTIONS: dict[str, Any] = {
     # etcd refuses pings more often than every 5 s (--grpc-keepalive-min-time).
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
+    # gRPC's 4 MiB receive default would fail a list of a few thousand objects; etcd's own
+    # client lifts it the same way (and etcd bounds requests at 1.5 MiB server-side).
+    "grpc.max_receive_message_length": 2**31 - 1,
+    "grpc.max_send_message_length": 2**31 - 1,
 }
 _WATCH_BACKOFF_MIN = 0.05
 _WATCH_BACKOFF_MAX = 1.0
@@ -134,6 +138,13 @@ def _kv(pb: Any) -> KeyValue:
     )
 
 
+def _closed_under(closed: bool) -> bool:
+    """True when a CancelledError came from close() cancelling our gRPC call, not from someone
+    cancelling the task that awaits it (that one must propagate untouched)."""
+    task = asyncio.current_task()
+    return closed and task is not None and task.cancelling() == 0
+
+
 def _never_sent(e: grpc.aio.AioRpcError) -> bool:
     """True when the RPC failed before reaching any server, so retrying elsewhere is safe."""
     return e.code() == grpc.StatusCode.UNAVAILABLE and "failed to connect" in (e.details() or "")
@@ -191,10 +202,17 @@ class EtcdBackend:
                 result = await fn(ep)
             except grpc.aio.AioRpcError as e:
                 last = e
-                if e.code() == grpc.StatusCode.UNAVAILABLE and (idempotent or _never_sent(e)):
+                code = e.code()
+                if (code == grpc.StatusCode.UNAVAILABLE and (idempotent or _never_sent(e))) or (
+                    code == grpc.StatusCode.DEADLINE_EXCEEDED and idempotent
+                ):
                     log.debug("etcd %s unavailable for %s: %s", ep.name, what, e.details())
                     continue
                 raise self._map(e, what) from e
+            except asyncio.CancelledError:
+                if _closed_under(self._closed):
+                    raise Unavailable(f"etcd store closed during {what}") from None
+                raise
             self._preferred = i
             return result
         assert last is not None
@@ -421,6 +439,10 @@ class EtcdBackend:
                     if not resp.events and int(resp.header.revision) > last:
                         # A progress notification: nothing under prefix up to here.
                         last = int(resp.header.revision)
+            except asyncio.CancelledError:
+                if _closed_under(self._closed):
+                    raise Unavailable("etcd store closed during watch") from None
+                raise
             except grpc.aio.AioRpcError as e:
                 if self._closed:
                     raise Unavailable("etcd store closed during watch") from e

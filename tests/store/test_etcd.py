@@ -242,3 +242,25 @@ async def test_watch_started_while_etcd_down_waits(tmp_path: Path) -> None:
             await collector.stop()
         await backend.close()
         await asyncio.to_thread(etcd.stop)
+
+
+async def test_list_bigger_than_grpc_default_message(store: Backend) -> None:
+    # gRPC refuses replies over 4 MiB unless told otherwise; a list of many objects gets there.
+    p = unique_prefix()
+    blob = b"x" * (1024 * 1024)
+    for i in range(5):
+        await store.create(p + str(i), blob)
+    listed = await store.list(p)
+    assert len(listed.items) == 5 and all(kv.value == blob for kv in listed.items)
+    await store.list(p, limit=2)
+
+
+async def test_close_ends_watch_with_unavailable(etcd_server: EtcdProcess) -> None:
+    backend = await open_store(etcd_server.url)
+    collector = Collector(backend, unique_prefix(), await backend.current_revision())
+    await asyncio.sleep(0.2)
+    await backend.close()
+    with pytest.raises(Unavailable):
+        await collector.wait_for(1, within=5)
+    with pytest.raises(Unavailable):
+        await backend.get("/anything")
