@@ -22,6 +22,7 @@ from minikube8s.store import (
     KeyValue,
     NotFound,
 )
+from minikube8s.store.fanout import SlowConsumer, WatchHub
 
 TIMEOUT = 20.0
 
@@ -373,3 +374,93 @@ async def test_compaction_makes_old_revisions_gone(backend: Backend, pfx: str) -
         await backend.list(pfx, revision=b.mod_revision)
     snap = await backend.list(pfx, revision=compact_at)
     assert snap.items == [a, c]
+
+
+# -- fan-out (minikube8s/store/fanout.py) on each backend --------------------------------------
+
+
+async def test_hub_subscribers_get_identical_streams(backend: Backend, pfx: str) -> None:
+    hub = WatchHub(backend, pfx + "h/")
+    try:
+        base = await hub.started()
+        subs = [hub.subscribe(base) for _ in range(20)]
+        readers = [asyncio.create_task(take(s, 200, within=60)) for s in subs]
+        await asyncio.sleep(0.05)  # let them attach before the writes
+        writes = await create_many(backend, [f"{pfx}h/{i:03d}" for i in range(200)], batch=50)
+        await create_many(backend, [f"{pfx}other/{i}" for i in range(5)])
+        streams = await asyncio.gather(*readers)
+        assert all(s == streams[0] for s in streams)
+        assert [e.kv for e in streams[0]] == sorted(writes, key=lambda kv: kv.mod_revision)
+
+        # A late subscriber inside the buffer replays the tail from memory, then goes live.
+        mid = streams[0][149].revision
+        late = hub.subscribe(mid)
+        tail = await take(late, 50)
+        assert tail == streams[0][150:]
+        nxt = await backend.create(pfx + "h/next", b"n")
+        (ev,) = await take(late, 1)
+        assert ev.kv == nxt
+    finally:
+        await hub.close()
+
+
+async def test_hub_cuts_off_a_slow_subscriber_only(backend: Backend, pfx: str) -> None:
+    hub = WatchHub(backend, pfx)
+    try:
+        base = await hub.started()
+        fast = [hub.subscribe(base, queue_size=10) for _ in range(3)]
+        slow = hub.subscribe(base, queue_size=10)
+        readers = [asyncio.create_task(take(s, 100, within=60)) for s in fast]
+        first = asyncio.create_task(take(slow, 1))
+        await asyncio.sleep(0.05)
+        # One write at a time, yielding in between, so the fast readers keep up.
+        kvs = [await backend.create(f"{pfx}{i:03d}", b"v") for i in range(100)]
+        streams = await asyncio.gather(*readers)
+        assert all([e.kv for e in s] == kvs for s in streams)
+        (ev,) = await first
+        assert ev.kv == kvs[0]
+        with pytest.raises(SlowConsumer) as info:
+            await take(slow, 100)
+        assert info.value.last_revision == kvs[0].mod_revision
+        # The hub itself is fine: new subscribers still work.
+        again = hub.subscribe(kvs[-1].mod_revision)
+        getter = asyncio.create_task(take(again, 1))
+        await asyncio.sleep(0.05)
+        more = await backend.create(pfx + "more", b"m")
+        assert (await getter)[0].kv == more
+    finally:
+        await hub.close()
+
+
+async def test_hub_old_revision_falls_back_to_a_backend_watch(
+    backend: Backend, pfx: str
+) -> None:
+    hub = WatchHub(backend, pfx, buffer_size=5)
+    try:
+        base = await hub.started()
+        kvs = [await backend.create(f"{pfx}{i:03d}", b"v") for i in range(20)]
+        assert await hub.started() > base  # the buffer rolled over
+        sub = hub.subscribe(base)
+        got = await take(sub, 20)
+        assert [e.kv for e in got] == kvs
+        await sub.aclose()
+
+        await backend.compact(kvs[10].mod_revision)
+        with pytest.raises(Gone):
+            await take(hub.subscribe(kvs[2].mod_revision), 1)
+        # Inside the buffer still works after compaction.
+        tail = await take(hub.subscribe(kvs[16].mod_revision), 3)
+        assert [e.kv for e in tail] == kvs[17:]
+    finally:
+        await hub.close()
+
+
+async def test_hub_close_ends_subscriptions(backend: Backend, pfx: str) -> None:
+    hub = WatchHub(backend, pfx)
+    base = await hub.started()
+    sub = hub.subscribe(base)
+    pending = asyncio.create_task(take(sub, 1))
+    await asyncio.sleep(0.05)
+    await hub.close()
+    with pytest.raises(StopAsyncIteration):
+        await pending
