@@ -9,6 +9,7 @@ found`` or one bullet per invalid field, so the wording follows Kubernetes'
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,7 +220,16 @@ def too_long(field: str, value: Any, max_len: int) -> Cause:
                  f"Too long: may not be more than {max_len} bytes", field)
 
 
+def not_found(field: str, value: Any) -> Cause:
+    return Cause("FieldValueNotFound", f"Not found: {_fmt(value)}", field)
+
+
 def _fmt(value: Any) -> str:
+    # Go's %q for strings and %v for simple types, as field.Error.ErrorBody prints them.
     if isinstance(value, str):
-        return f'"{value}"'
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
     return str(value)
