@@ -92,6 +92,23 @@ class FakeRegistry:
         self.calls.append(("update", resource.name, namespace, md["name"]))
         return copy.deepcopy(obj)
 
+    async def update_status(self, resource: Resource, namespace: str, obj: Object) -> Object:
+        """PUT .../status: CAS on resourceVersion, only .status changes."""
+        await asyncio.sleep(0)
+        md = obj.get("metadata") or {}
+        key = self._key(resource, namespace, md["name"])
+        old = self.objects.get(key)
+        if old is None:
+            raise errors.NotFound.of(resource.name, md["name"])
+        if md.get("resourceVersion") != old["metadata"]["resourceVersion"]:
+            raise errors.Conflict.of(resource.name, md["name"])
+        new = copy.deepcopy(old)
+        new["status"] = copy.deepcopy(obj.get("status"))
+        new["metadata"]["resourceVersion"] = str(next(self._rv))
+        self.objects[key] = new
+        self.calls.append(("update_status", resource.name, namespace, md["name"]))
+        return copy.deepcopy(new)
+
     async def delete(self, resource: Resource, namespace: str, name: str) -> None:
         await asyncio.sleep(0)
         key = self._key(resource, namespace, name)
