@@ -16,6 +16,7 @@ import signal
 from ..config import NodeConfig
 from ..store import Backend, open_store
 from ..tasks import Supervisor
+from .apiserver.server import ApiServer
 
 log = logging.getLogger("minikube8s")
 
@@ -28,12 +29,16 @@ async def run_node(cfg: NodeConfig) -> int:
 
     sup = Supervisor()
     store: Backend | None = None
+    api: ApiServer | None = None
     try:
         if cfg.role.control_plane:
             cfg.data_dir.mkdir(parents=True, exist_ok=True)
             store = await open_store(cfg.store_url)
             rev = await store.current_revision()
             log.info("store up: %s (revision %d)", cfg.store_url, rev)
+            api_ready = asyncio.Event()
+            api = ApiServer(cfg, store, ready=api_ready, supervisor=sup)
+            await api.start()
         log.info("minikube8s up: role=%s node=%s", cfg.role.value, cfg.node_name)
 
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(sup.failed.wait())]
@@ -43,6 +48,8 @@ async def run_node(cfg: NodeConfig) -> int:
         log.info("stopping")
     finally:
         await sup.stop()
+        if api is not None:
+            await api.stop()
         if store is not None:
             await store.close()
         for sig in (signal.SIGINT, signal.SIGTERM):

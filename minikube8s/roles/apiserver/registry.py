@@ -1,0 +1,507 @@
+"""Generic REST storage: every resource kind's create/get/list/update/delete over the store.
+
+The HTTP handlers (handlers.py, subresources.py) call this; admission plugins and strategies
+see it as their ``RegistryView`` (interfaces.py), without admission. Objects are stored as JSON
+under ``Resource.store_key``; ``metadata.resourceVersion`` is never stored but set to the key's
+mod revision on every object handed out, so updates are compare-and-swap on exactly what the
+client read. The write pipeline follows interfaces.py: server metadata and defaulting, then
+``Strategy.prepare_*``, validation, the admission chain, the store write, and
+``Strategy.after_delete`` once an object is really gone.
+
+Deletion follows Kubernetes' rules: a scheduled pod is deleted gracefully (deletionTimestamp +
+deletionGracePeriodSeconds, removed when its kubelet deletes it again with grace 0); objects
+with finalizers get a deletionTimestamp and go when their last finalizer is removed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ...api import errors, selectors
+from ...api.resources import Resource
+from ...store import base as store
+from . import machinery
+from .interfaces import AdmissionPlugin, Attributes, DefaultStrategy, Operation, Strategy
+from .params import CONTINUE_EXPIRED, decode_continue, encode_continue
+
+log = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+Mutator = Callable[[Object], Awaitable[Object]]
+
+CAS_RETRIES = 20
+"""How often a read-modify-write (patch, unconditional PUT, delete) retries on Conflict."""
+
+# Kinds that Kubernetes lets a PUT create (AllowCreateOnUpdate in their strategies).
+CREATE_ON_UPDATE = frozenset({"endpoints", "events", "limitranges"})
+
+_DEFAULT_STRATEGY = DefaultStrategy()
+
+
+@dataclass(slots=True)
+class ListPage:
+    items: list[Object]
+    resource_version: str
+    continue_token: str = ""
+
+
+@dataclass(slots=True)
+class WriteOptions:
+    """Per-request knobs of a write; the RegistryView methods use the defaults."""
+
+    admit: bool = False
+    dry_run: bool = False
+    subresource: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def _now_plus(seconds: int) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _md(obj: Object) -> dict[str, Any]:
+    md = obj.get("metadata")
+    if not isinstance(md, dict):
+        md = {}
+        obj["metadata"] = md
+    return md
+
+
+def _store_error(e: store.StoreError, res: Resource, name: str) -> errors.APIError:
+    """Kubernetes' wording for what the store said."""
+    if isinstance(e, store.NotFound):
+        return errors.NotFound.of(res.name, name, group=res.group)
+    if isinstance(e, store.AlreadyExists):
+        return errors.AlreadyExists.of(res.name, name, group=res.group)
+    if isinstance(e, store.Conflict):
+        return errors.Conflict.of(res.name, name, group=res.group)
+    if isinstance(e, store.Gone):
+        return errors.Gone(f"too old resource version: {e.revision} ({e.compacted + 1})")
+    if isinstance(e, store.Unavailable):
+        return errors.ServiceUnavailable(f"the storage is unavailable: {e}", retry_after=1)
+    return errors.InternalError(f"storage error: {e}")
+
+
+class Registry:
+    """One per API server process; implements interfaces.RegistryView."""
+
+    def __init__(
+        self,
+        backend: store.Backend,
+        *,
+        admission: Sequence[AdmissionPlugin] = (),
+        strategies: Mapping[str, Strategy] | None = None,
+    ) -> None:
+        self.store = backend
+        self.admission = list(admission)
+        self.strategies = dict(strategies or {})
+
+    def strategy(self, res: Resource) -> Strategy:
+        return self.strategies.get(res.name, _DEFAULT_STRATEGY)
+
+    # -- codec --------------------------------------------------------------------------------
+
+    @staticmethod
+    def decode(kv: store.KeyValue) -> Object:
+        obj: Object = json.loads(kv.value)
+        _md(obj)["resourceVersion"] = str(kv.mod_revision)
+        return obj
+
+    @staticmethod
+    def encode(obj: Object) -> bytes:
+        md = obj.get("metadata") or {}
+        if "resourceVersion" in md or "selfLink" in md:
+            obj = dict(obj)
+            obj["metadata"] = {k: v for k, v in md.items()
+                               if k not in ("resourceVersion", "selfLink")}
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def get_kv(self, res: Resource, namespace: str, name: str) -> store.KeyValue:
+        try:
+            return await self.store.get(res.store_key(namespace, name))
+        except store.StoreError as e:
+            raise _store_error(e, res, name) from e
+
+    async def get(self, resource: Resource, namespace: str, name: str) -> Object:
+        return self.decode(await self.get_kv(resource, namespace, name))
+
+    async def list(
+        self, resource: Resource, namespace: str = "", *, label_selector: str = ""
+    ) -> list[Object]:
+        page = await self.list_page(resource, namespace, label_selector=label_selector)
+        return page.items
+
+    async def list_page(
+        self,
+        res: Resource,
+        namespace: str = "",
+        *,
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        continue_token: str = "",
+        revision: int = 0,
+    ) -> ListPage:
+        """One page of a (filtered) list read at one revision; ``revision`` 0 means now."""
+        labels = selectors.parse_label_selector(label_selector)
+        fields = selectors.parse_field_selector(field_selector, kind=res.kind)
+        prefix = res.store_prefix(namespace)
+        # A single-name field selector (kubectl wait/delete) needs one key, not a scan.
+        start_after: str | None = None
+        if continue_token:
+            revision, start_after = decode_continue(continue_token)
+            if not start_after.startswith(prefix):
+                raise errors.BadRequest("continue key is not valid: key does not match prefix")
+        filtering = not labels.empty or not fields.empty
+        items: list[Object] = []
+        more = False
+        last_key = ""
+        read_rev = revision
+        while True:
+            want = 0
+            if limit:
+                want = max(limit - len(items), 100) if filtering else limit - len(items)
+            try:
+                lr = await self.store.list(prefix, limit=want, start_after=start_after,
+                                           revision=read_rev)
+            except store.Gone as e:
+                if continue_token:
+                    raise errors.Gone(CONTINUE_EXPIRED) from e
+                raise _store_error(e, res, "") from e
+            except store.StoreError as e:
+                raise _store_error(e, res, "") from e
+            read_rev = lr.revision
+            stopped = False
+            for i, kv in enumerate(lr.items):
+                last_key = kv.key
+                obj = self.decode(kv)
+                if filtering and not (
+                    labels.matches((obj.get("metadata") or {}).get("labels") or {})
+                    and fields.matches(obj)
+                ):
+                    continue
+                items.append(obj)
+                if limit and len(items) >= limit:
+                    more = i < len(lr.items) - 1 or lr.more
+                    stopped = True
+                    break
+            if stopped or not lr.more or not lr.items:
+                break
+            start_after = lr.items[-1].key
+        token = encode_continue(read_rev, last_key) if more else ""
+        return ListPage(items, str(read_rev), token)
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def _admit(self, attrs: Attributes) -> None:
+        for plugin in self.admission:
+            await plugin.admit(attrs, self)
+
+    async def create(self, resource: Resource, namespace: str, obj: Object) -> Object:
+        return await self.create_object(resource, namespace, obj)
+
+    async def create_object(self, res: Resource, namespace: str, obj: Object,
+                            opts: WriteOptions | None = None) -> Object:
+        opts = opts or WriteOptions()
+        obj = copy.deepcopy(obj)
+        obj.setdefault("kind", res.kind)
+        obj.setdefault("apiVersion", res.group_version)
+        machinery.prepare_for_create(obj, namespace=namespace if res.namespaced else None)
+        md = _md(obj)
+        name = str(md.get("name") or "")
+        if not name:
+            raise errors.Invalid.of(res.kind, "", [errors.required(
+                "metadata.name", "name or generateName is required")], group=res.group)
+        _reset_status_on_create(res, obj)
+        machinery.apply_defaults(obj)
+        strategy = self.strategy(res)
+        await strategy.prepare_create(obj, self)
+        try:
+            machinery.validate(obj)
+            if opts.admit:
+                attrs = Attributes(Operation.CREATE, res, str(md.get("namespace") or ""), name,
+                                   obj=obj, dry_run=opts.dry_run, warnings=opts.warnings)
+                await self._admit(attrs)
+            if opts.dry_run:
+                raise _DryRun()
+            key = res.store_key(str(md.get("namespace") or ""), name)
+            try:
+                kv = await self.store.create(key, self.encode(obj))
+            except store.StoreError as e:
+                raise _store_error(e, res, name) from e
+        except BaseException as e:
+            # What prepare_create took (a Service's clusterIP) goes back when the write
+            # does not happen.
+            abort = getattr(strategy, "abort_create", None)
+            if abort is not None:
+                try:
+                    await abort(obj)
+                except Exception:
+                    log.exception("abort_create of %s %s failed", res.name, name)
+            if isinstance(e, _DryRun):
+                return obj
+            raise
+        return self.decode(kv)
+
+    async def update(self, resource: Resource, namespace: str, obj: Object) -> Object:
+        name = str(_md(obj).get("name") or "")
+        out, _ = await self.update_object(resource, namespace, name, obj)
+        return out
+
+    async def update_object(self, res: Resource, namespace: str, name: str, obj: Object,
+                            opts: WriteOptions | None = None) -> tuple[Object, bool]:
+        """PUT: CAS on obj.metadata.resourceVersion when given, else on what we read.
+        Returns (object, created)."""
+        opts = opts or WriteOptions()
+        want_rv = str(_md(obj).get("resourceVersion") or "")
+        for _ in range(CAS_RETRIES):
+            try:
+                kv = await self.store.get(res.store_key(namespace, name))
+            except store.NotFound as e:
+                if res.name in CREATE_ON_UPDATE and not opts.subresource:
+                    try:
+                        return await self.create_object(res, namespace, obj, opts), True
+                    except errors.AlreadyExists:
+                        continue
+                raise _store_error(e, res, name) from e
+            except store.StoreError as e:
+                raise _store_error(e, res, name) from e
+            if want_rv and want_rv != str(kv.mod_revision):
+                raise errors.Conflict.of(res.name, name, group=res.group)
+            try:
+                return await self.write_update(res, kv, copy.deepcopy(obj), opts,
+                                               retryable=not want_rv), False
+            except _Retry:
+                continue
+        raise errors.Conflict.of(res.name, name, group=res.group)
+
+    async def guaranteed_update(self, res: Resource, namespace: str, name: str,
+                                mutate: Mutator, opts: WriteOptions | None = None) -> Object:
+        """Read, mutate, CAS; retried on Conflict (patch, status writes, binding, finalize).
+        A mutator raising errors.Conflict itself is not retried."""
+        opts = opts or WriteOptions()
+        for _ in range(CAS_RETRIES):
+            kv = await self.get_kv(res, namespace, name)
+            new = await mutate(self.decode(kv))
+            try:
+                return await self.write_update(res, kv, new, opts, retryable=True)
+            except _Retry:
+                continue
+        raise errors.Conflict.of(res.name, name, group=res.group)
+
+    async def write_update(self, res: Resource, kv: store.KeyValue, obj: Object,
+                           opts: WriteOptions, *, retryable: bool = False) -> Object:
+        """The update pipeline against the value ``kv`` that the caller read."""
+        old = self.decode(kv)
+        old_md = old["metadata"]
+        name = str(old_md.get("name") or "")
+        md = _md(obj)
+        if md.get("name") and md.get("name") != name:
+            raise errors.BadRequest(
+                f"the name of the object ({md.get('name')}) does not match the name on the "
+                f"URL ({name})")
+        obj.setdefault("kind", res.kind)
+        obj.setdefault("apiVersion", res.group_version)
+        if opts.subresource == "status":
+            new = copy.deepcopy(old)
+            if "status" in obj:
+                new["status"] = obj["status"]
+            else:
+                new.pop("status", None)
+            obj = new
+        elif opts.subresource == "finalize":
+            new = copy.deepcopy(old)
+            new.setdefault("spec", {})["finalizers"] = (obj.get("spec") or {}).get(
+                "finalizers") or []
+            obj = new
+        elif "status" in res.subresources:
+            # The main resource cannot change status, as in Kubernetes' PrepareForUpdate.
+            if "status" in old:
+                obj["status"] = copy.deepcopy(old["status"])
+            else:
+                obj.pop("status", None)
+        machinery.prepare_for_update(obj, old)
+        machinery.apply_defaults(obj)
+        await self.strategy(res).prepare_update(obj, old, self)
+        machinery.validate(obj, old=old)
+        namespace = str(old_md.get("namespace") or "")
+        if opts.admit:
+            attrs = Attributes(Operation.UPDATE, res, namespace, name, obj=obj, old=old,
+                               subresource=opts.subresource, dry_run=opts.dry_run,
+                               warnings=opts.warnings)
+            await self._admit(attrs)
+        if opts.dry_run:
+            _md(obj)["resourceVersion"] = str(kv.mod_revision)
+            return obj
+        if _md(obj).get("deletionTimestamp") and self._removable(res, obj):
+            return await self._remove(res, kv, obj, retryable=retryable)
+        try:
+            new_kv = await self.store.update(kv.key, self.encode(obj),
+                                             expected_revision=kv.mod_revision)
+        except store.Conflict as e:
+            if retryable:
+                raise _Retry() from e
+            raise errors.Conflict.of(res.name, name, group=res.group) from e
+        except store.StoreError as e:
+            raise _store_error(e, res, name) from e
+        return self.decode(new_kv)
+
+    # -- deletion -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _finalizers(res: Resource, obj: Object) -> builtins.list[Any]:
+        fins = list((obj.get("metadata") or {}).get("finalizers") or [])
+        if res.name == "namespaces":
+            fins += list((obj.get("spec") or {}).get("finalizers") or [])
+        return fins
+
+    def _removable(self, res: Resource, obj: Object) -> bool:
+        """A deleting object goes once nothing holds it: no finalizers, and for a pod, its
+        grace period already cut to 0 (the kubelet's final delete)."""
+        if self._finalizers(res, obj):
+            return False
+        if res.name == "pods":
+            return int((obj.get("metadata") or {}).get("deletionGracePeriodSeconds") or 0) == 0
+        return True
+
+    async def _remove(self, res: Resource, kv: store.KeyValue, obj: Object, *,
+                      retryable: bool) -> Object:
+        name = str(_md(obj).get("name") or "")
+        try:
+            ev = await self.store.delete(kv.key, expected_revision=kv.mod_revision)
+        except store.Conflict as e:
+            if retryable:
+                raise _Retry() from e
+            raise errors.Conflict.of(res.name, name, group=res.group) from e
+        except store.StoreError as e:
+            raise _store_error(e, res, name) from e
+        gone = copy.deepcopy(obj)
+        _md(gone)["resourceVersion"] = str(ev.revision)
+        try:
+            await self.strategy(res).after_delete(gone, self)
+        except Exception:
+            log.exception("after_delete of %s %s failed", res.name, name)
+        return gone
+
+    @staticmethod
+    def _grace(res: Resource, obj: Object, requested: int | None) -> int:
+        if res.name != "pods":
+            return 0
+        spec = obj.get("spec") or {}
+        phase = (obj.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+            return 0
+        if requested is not None:
+            return max(0, requested)
+        return int(spec.get("terminationGracePeriodSeconds", 30) or 0)
+
+    async def delete(self, resource: Resource, namespace: str, name: str) -> None:
+        await self.delete_object(resource, namespace, name)
+
+    async def delete_object(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        *,
+        grace_period: int | None = None,
+        preconditions: Mapping[str, Any] | None = None,
+        opts: WriteOptions | None = None,
+    ) -> tuple[Object, bool]:
+        """Returns (object, deleted_now). When not deleted now, the object carries its
+        deletionTimestamp and stays until finalizers/kubelet let it go."""
+        opts = opts or WriteOptions()
+        admitted = False
+        for _ in range(CAS_RETRIES):
+            kv = await self.get_kv(res, namespace, name)
+            obj = self.decode(kv)
+            md = obj["metadata"]
+            _check_preconditions(res, obj, preconditions)
+            if opts.admit and not admitted:
+                await self._admit(Attributes(Operation.DELETE, res, namespace, name, old=obj,
+                                             dry_run=opts.dry_run, warnings=opts.warnings))
+                admitted = True
+            grace = self._grace(res, obj, grace_period)
+            fins = self._finalizers(res, obj)
+            if grace == 0 and not fins:
+                if opts.dry_run:
+                    return obj, True
+                try:
+                    return await self._remove(res, kv, obj, retryable=True), True
+                except _Retry:
+                    continue
+            new = copy.deepcopy(obj)
+            nmd = new["metadata"]
+            current = md.get("deletionGracePeriodSeconds")
+            if not md.get("deletionTimestamp") or (current is not None and grace < current):
+                nmd["deletionTimestamp"] = _now_plus(grace)
+                nmd["deletionGracePeriodSeconds"] = grace
+            if res.name == "namespaces":
+                new.setdefault("status", {})["phase"] = "Terminating"
+            if new == obj or opts.dry_run:
+                return obj, False
+            try:
+                new_kv = await self.store.update(kv.key, self.encode(new),
+                                                 expected_revision=kv.mod_revision)
+            except store.Conflict:
+                continue
+            except store.StoreError as e:
+                raise _store_error(e, res, name) from e
+            return self.decode(new_kv), False
+        raise errors.Conflict.of(res.name, name, group=res.group)
+
+
+class _DryRun(Exception):
+    """dryRun=All: the write pipeline ran; nothing is stored."""
+
+
+class _Retry(Exception):
+    """A CAS lost inside guaranteed_update or delete: read again and redo."""
+
+
+def _check_preconditions(res: Resource, obj: Object, pre: Mapping[str, Any] | None) -> None:
+    if not pre:
+        return
+    md = obj.get("metadata") or {}
+    name = str(md.get("name") or "")
+    uid, rv = pre.get("uid"), pre.get("resourceVersion")
+    if uid and uid != md.get("uid"):
+        raise errors.Conflict(
+            f'Operation cannot be fulfilled on {res.name} "{name}": Precondition failed: '
+            f"UID in precondition: {uid}, UID in object meta: {md.get('uid')}",
+            kind=res.name, name=name, group=res.group)
+    if rv and str(rv) != md.get("resourceVersion"):
+        raise errors.Conflict(
+            f'Operation cannot be fulfilled on {res.name} "{name}": Precondition failed: '
+            f"ResourceVersion in precondition: {rv}, ResourceVersion in object meta: "
+            f"{md.get('resourceVersion')}",
+            kind=res.name, name=name, group=res.group)
+
+
+def _reset_status_on_create(res: Resource, obj: Object) -> None:
+    """Status is the controllers' and kubelets' business: Kubernetes' PrepareForCreate drops
+    what a client sent (pods start Pending, namespaces Active, RCs and services empty)."""
+    if res.name == "pods":
+        obj["status"] = {"phase": "Pending"}
+    elif res.name == "namespaces":
+        obj["status"] = {"phase": "Active"}
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
+            return
+        fins = spec.setdefault("finalizers", [])
+        if isinstance(fins, list) and "kubernetes" not in fins:
+            fins.append("kubernetes")
+    elif res.name == "replicationcontrollers":
+        obj["status"] = {"replicas": 0}
+    elif res.name == "services":
+        obj["status"] = {"loadBalancer": {}}
+

@@ -1,0 +1,104 @@
+"""Start and stop the API server: the registry, admission chain and strategies around a store,
+served over plain HTTP on --insecure-bind-address:--insecure-port.
+
+roles/__init__.py calls ``ApiServer.start`` once the store is up and ``stop`` on the way down;
+``ready`` is set (and /readyz turns 200) after the listener is bound and bootstrap.py has made
+the default namespaces and the ``kubernetes`` service. The in-process test fixture uses the
+same class with a memory store and port 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from ...config import NodeConfig
+from ...store import base as store
+from ...tasks import Supervisor
+from .app import build_app
+from .interfaces import AdmissionPlugin, Strategy
+from .keys import Settings
+from .registry import Registry
+
+log = logging.getLogger("minikube8s.apiserver")
+
+
+def _admission(names: str) -> list[AdmissionPlugin]:
+    try:
+        from .admission import build_chain
+    except ImportError as e:
+        log.warning("admission plugins not available (%s): running without admission", e)
+        return []
+    return list(build_chain(names))
+
+
+def _strategies(cfg: NodeConfig, backend: store.Backend) -> dict[str, Strategy]:
+    try:
+        from .services import ServiceStrategy
+    except ImportError as e:
+        log.warning("service strategy not available (%s): no clusterIP allocation", e)
+        return {}
+    return {"services": ServiceStrategy(cfg.portal_net, store=backend)}
+
+
+class ApiServer:
+    def __init__(
+        self,
+        cfg: NodeConfig,
+        backend: store.Backend,
+        *,
+        ready: asyncio.Event,
+        supervisor: Supervisor | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.ready = ready
+        self.supervisor = supervisor
+        self.registry = Registry(backend, admission=_admission(cfg.admission_control),
+                                 strategies=_strategies(cfg, backend))
+        self.app = build_app(self.registry, ready=ready, settings=settings)
+        self._runner: web.AppRunner | None = None
+        self.host = cfg.insecure_bind_address
+        self.port = cfg.insecure_port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None,
+                                     shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server: Any = site._server  # the bound port, when --insecure-port 0 was asked for
+        if server is not None and server.sockets:
+            self.port = int(server.sockets[0].getsockname()[1])
+        await self._bootstrap()
+        services = self.registry.strategies.get("services")
+        run_repair = getattr(services, "run_repair", None)
+        if self.supervisor is not None and run_repair is not None:
+            self.supervisor.start(run_repair(self.registry), name="apiserver.service-ip-repair")
+        self.ready.set()
+        log.info("API server ready at %s", self.url)
+
+    async def _bootstrap(self) -> None:
+        try:
+            from .bootstrap import ensure_defaults
+        except ImportError as e:
+            log.warning("bootstrap not available (%s): no default namespaces", e)
+            return
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        await ensure_defaults(self.registry, api_host=host, api_port=self.port,
+                              portal_net=self.cfg.portal_net)
+
+    async def stop(self) -> None:
+        self.ready.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        log.info("API server stopped")

@@ -1,0 +1,284 @@
+"""Watch streams: ``?watch=true`` and ``/api/v1/watch/...`` as chunked newline-delimited JSON.
+
+One store watch per resource kind per process: ``WatchHubs`` keeps a store.fanout.WatchHub per
+kind (started on first use) and every HTTP watcher subscribes to it, so a thousand watchers
+cost one store watch. Per watcher this module filters by namespace and selectors, turns store
+events into ADDED/MODIFIED/DELETED the way Kubernetes' cacher does (an object that stops
+matching a selector is DELETED for that watcher, one that starts matching is ADDED), sends
+BOOKMARKs when asked, honours timeoutSeconds, and reports a compacted resourceVersion as an
+in-stream ERROR event carrying a 410 Expired Status. A watcher that falls too far behind is
+cut off by the hub; the others never wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from ...api import errors, selectors
+from ...api.resources import Resource
+from ...store import base as store
+from . import params
+from .handlers import served
+from .keys import HUBS, REGISTRY, SETTINGS
+from .params import Target
+from .registry import Object, Registry
+
+log = logging.getLogger(__name__)
+
+_ENCODED_CACHE = 512
+
+
+class WatchHubs:
+    """The per-kind fan-out hubs of one API server, plus a small cache of encoded events so
+    a change seen by many plain watchers is serialised once."""
+
+    def __init__(self, backend: store.Backend, *, queue_size: int = 1000) -> None:
+        self.backend = backend
+        self.queue_size = queue_size
+        self._hubs: dict[str, Any] = {}
+        self._encoded: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
+        self._closed = False
+
+    def hub(self, res: Resource) -> Any:
+        from ...store.fanout import WatchHub
+
+        prefix = res.store_prefix()
+        hub = self._hubs.get(prefix)
+        if hub is None:
+            if self._closed:
+                raise errors.ServiceUnavailable("the API server is shutting down")
+            hub = WatchHub(self.backend, prefix)
+            hub.start()
+            self._hubs[prefix] = hub
+        return hub
+
+    def subscribe(self, res: Resource, from_revision: int) -> AsyncIterator[store.Event]:
+        it: AsyncIterator[store.Event] = self.hub(res).subscribe(
+            from_revision, queue_size=self.queue_size)
+        return it
+
+    def encoded(self, key: tuple[int, str, str], build: dict[str, Any]) -> bytes:
+        line = self._encoded.get(key)
+        if line is None:
+            line = json.dumps(build, separators=(",", ":")).encode() + b"\n"
+            self._encoded[key] = line
+            if len(self._encoded) > _ENCODED_CACHE:
+                self._encoded.popitem(last=False)
+        return line
+
+    async def close(self) -> None:
+        self._closed = True
+        hubs, self._hubs = list(self._hubs.values()), {}
+        for hub in hubs:
+            try:
+                await hub.close()
+            except Exception:
+                log.exception("closing a watch hub failed")
+
+
+def _is_slow_consumer(e: BaseException) -> bool:
+    try:
+        from ...store.fanout import SlowConsumer
+    except ImportError:
+        return False
+    return isinstance(e, SlowConsumer)
+
+
+class _Filter:
+    def __init__(self, request: web.Request, target: Target) -> None:
+        q = request.query
+        res = target.resource
+        self.labels = selectors.parse_label_selector(q.get("labelSelector", ""))
+        fs = q.get("fieldSelector", "")
+        if target.name:
+            fs = f"metadata.name={target.name}" + (f",{fs}" if fs else "")
+        self.field_selector = fs
+        self.fields = selectors.parse_field_selector(fs, kind=res.kind)
+        self.prefix = res.store_prefix(target.namespace)
+        self.filtering = not self.labels.empty or not self.fields.empty
+
+    def matches(self, obj: Object) -> bool:
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        return self.labels.matches(labels) and self.fields.matches(obj)
+
+
+def _event_type(ev: store.Event, flt: _Filter) -> tuple[str, Object] | None:
+    """Kubernetes' view of one store event for a watcher with this filter, or None."""
+    if not ev.kv.key.startswith(flt.prefix):
+        return None
+    obj = Registry.decode(ev.kv)
+    if ev.type == store.EventType.CREATE:
+        return ("ADDED", obj) if not flt.filtering or flt.matches(obj) else None
+    if ev.type == store.EventType.DELETE:
+        return ("DELETED", obj) if not flt.filtering or flt.matches(obj) else None
+    if not flt.filtering:
+        return "MODIFIED", obj
+    now = flt.matches(obj)
+    before = ev.prev is not None and flt.matches(Registry.decode(ev.prev))
+    if now and before:
+        return "MODIFIED", obj
+    if now:
+        return "ADDED", obj
+    if before and ev.prev is not None:
+        old = Registry.decode(ev.prev)
+        old["metadata"]["resourceVersion"] = str(ev.revision)
+        return "DELETED", old
+    return None
+
+
+class _Stream:
+    """One HTTP watch response: serialises writes from the event pump and the bookmarks."""
+
+    def __init__(self, request: web.Request, target: Target, resp: web.StreamResponse) -> None:
+        self.request = request
+        self.target = target
+        self.resp = resp
+        self.acc = params.accept(request)
+        self.hubs = request.app[HUBS]
+        self.lock = asyncio.Lock()
+
+    def _object(self, obj: Object) -> dict[str, Any]:
+        if self.acc.table:
+            from .tables import to_table
+
+            rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+            return to_table(self.target.resource, [obj], resource_version=rv,
+                            include_object=self.acc.include_object)
+        return served(self.target, obj)
+
+    async def send(self, etype: str, obj: Object, *, revision: int = 0) -> None:
+        if revision and not self.acc.table:
+            line = self.hubs.encoded(
+                (revision, etype, self.target.version),
+                {"type": etype, "object": self._object(obj)})
+        else:
+            line = json.dumps({"type": etype, "object": self._object(obj)},
+                              separators=(",", ":")).encode() + b"\n"
+        async with self.lock:
+            await self.resp.write(line)
+
+    async def send_raw(self, etype: str, obj: dict[str, Any]) -> None:
+        line = json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode()
+        async with self.lock:
+            await self.resp.write(line + b"\n")
+
+    async def bookmark(self, revision: int) -> None:
+        res = self.target.resource
+        if self.acc.table:
+            from .tables import to_table
+
+            obj = to_table(res, [], resource_version=str(revision))
+        else:
+            obj = {"kind": res.kind, "apiVersion": self.target.api_version,
+                   "metadata": {"resourceVersion": str(revision)}}
+        await self.send_raw("BOOKMARK", obj)
+
+
+async def serve(request: web.Request, target: Target) -> web.StreamResponse:
+    q = request.query
+    reg = request.app[REGISTRY]
+    settings = request.app[SETTINGS]
+    flt = _Filter(request, target)
+    timeout = params.parse_int(q.get("timeoutSeconds"), param="timeoutSeconds", minimum=0)
+    bookmarks = params.query_bool(request, "allowWatchBookmarks")
+    rv = q.get("resourceVersion", "")
+    initial: list[Object] = []
+    if rv in ("", "0"):
+        page = await reg.list_page(target.resource, target.namespace,
+                                   label_selector=q.get("labelSelector", ""),
+                                   field_selector=flt.field_selector)
+        initial = page.items
+        start = int(page.resource_version)
+    else:
+        start = params.parse_int(rv, param="resourceVersion", minimum=0) or 0
+
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    stream = _Stream(request, target, resp)
+    for obj in initial:
+        await stream.send("ADDED", obj)
+
+    last = start
+
+    async def pump() -> None:
+        nonlocal last
+        events = request.app[HUBS].subscribe(target.resource, start)
+        try:
+            async for ev in events:
+                last = ev.revision
+                out = _event_type(ev, flt)
+                if out is not None:
+                    # The encoded-line cache is keyed by revision, so only objects that are
+                    # the same for every watcher of the kind go through it.
+                    same = out[0] != "DELETED" or ev.type == store.EventType.DELETE
+                    await stream.send(out[0], out[1], revision=ev.revision if same else 0)
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+    pump_task = asyncio.create_task(pump(), name=f"watch {target.resource.name}")
+    deadline = time.monotonic() + timeout if timeout else None
+    next_bookmark = time.monotonic() + settings.bookmark_interval
+    try:
+        while True:
+            now = time.monotonic()
+            wait = settings.liveness_poll
+            if bookmarks:
+                wait = min(wait, max(0.0, next_bookmark - now))
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - now))
+            done, _ = await asyncio.wait({pump_task}, timeout=wait)
+            if done:
+                await _finish_pump(pump_task, stream, target)
+                break
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                break
+            if bookmarks and now >= next_bookmark:
+                await stream.bookmark(last)
+                next_bookmark = now + settings.bookmark_interval
+    except (ConnectionResetError, ConnectionError):
+        log.debug("watch client went away")
+    finally:
+        if not pump_task.done():
+            pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump_task
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await resp.write_eof()
+    return resp
+
+
+async def _finish_pump(task: asyncio.Task[None], stream: _Stream, target: Target) -> None:
+    exc = task.exception()
+    if exc is None:
+        return
+    if isinstance(exc, store.Gone):
+        status = errors.Gone(f"too old resource version: {exc.revision} "
+                             f"({exc.compacted + 1})").to_status()
+        with contextlib.suppress(ConnectionError):
+            await stream.send_raw("ERROR", status)
+    elif _is_slow_consumer(exc):
+        log.info("cut off a slow watcher of %s", target.resource.name)
+    elif isinstance(exc, ConnectionError):
+        log.debug("watch client went away")
+    else:
+        log.error("watch of %s failed", target.resource.name, exc_info=exc)
+        status = errors.InternalError(f"watch failed: {exc}").to_status()
+        with contextlib.suppress(ConnectionError):
+            await stream.send_raw("ERROR", status)
