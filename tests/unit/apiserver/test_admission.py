@@ -16,10 +16,10 @@ from minikube8s.roles.apiserver.admission import (
     LimitRanger,
     NamespaceAutoProvision,
     NamespaceLifecycle,
-    ResourceQuota,
     build_chain,
 )
 from minikube8s.roles.apiserver.interfaces import AdmissionPlugin, Attributes, Operation
+from minikube8s.roles.apiserver.quota import ResourceQuota
 
 from .fakes import FakeRegistry
 

@@ -6,17 +6,21 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from minikube8s.api.resources import lookup
+from minikube8s.api.resources import Resource, lookup
 from minikube8s.roles.apiserver.bootstrap import ensure_defaults
 from minikube8s.roles.apiserver.services import ServiceStrategy
 from minikube8s.store import Backend, open_store
 
 from .fakes import FakeRegistry
 
-SERVICES = lookup("services")
-ENDPOINTS = lookup("endpoints")
-NAMESPACES = lookup("namespaces")
-assert SERVICES and ENDPOINTS and NAMESPACES
+
+def res(name: str) -> Resource:
+    r = lookup(name)
+    assert r is not None
+    return r
+
+
+SERVICES, ENDPOINTS, NAMESPACES = res("services"), res("endpoints"), res("namespaces")
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from minikube8s.api import errors
-from minikube8s.api.resources import lookup
+from minikube8s.api.resources import Resource, lookup
 from minikube8s.roles.apiserver.services import (
     SERVICE_IPS_KEY,
     AlreadyAllocated,
@@ -24,8 +24,14 @@ from minikube8s.store import Backend, open_store
 
 from .fakes import FakeRegistry
 
-SERVICES = lookup("services")
-assert SERVICES is not None
+
+def res(name: str) -> Resource:
+    r = lookup(name)
+    assert r is not None
+    return r
+
+
+SERVICES = res("services")
 
 
 @pytest.fixture
