@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tests.fixtures.apiserver import InProcessApi
 
@@ -196,3 +199,36 @@ async def test_unexpected_exception_is_500_status(api: InProcessApi) -> None:
     assert r.status == 500
     st = await r.json()
     assert st["kind"] == "Status" and st["reason"] == "InternalError"
+
+
+SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
+RC_TEXT = (SEED / "nginx_rc.yaml").read_text()
+SVC_TEXT = (SEED / "nginx_service.yaml").read_text()
+
+
+async def test_seed_v1beta3_manifests(api: InProcessApi) -> None:
+    """The seed's v1beta3 RC and Service create v1 objects; dropped fields come back as
+    Warning headers, even with fieldValidation=Strict (kubectl's default)."""
+    rc = yaml.safe_load(RC_TEXT)
+    r = await api.http.post("/api/v1beta3/namespaces/default/replicationcontrollers",
+                            json=rc, params={"fieldValidation": "Strict"})
+    body = await r.json()
+    assert r.status == 201, body
+    assert body["apiVersion"] == "v1beta3"
+    warnings = " ".join(r.headers.getall("Warning", []))
+    assert "portals" in warnings and "enabled" in warnings
+    stored = await (await api.http.get(
+        "/api/v1/namespaces/default/replicationcontrollers/nginx-controller")).json()
+    assert stored["apiVersion"] == "v1"
+    probe = stored["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]
+    assert probe["httpGet"]["port"] == 80 and probe["timeoutSeconds"] == 5
+
+    svc = yaml.safe_load(SVC_TEXT)
+    r = await api.http.post("/api/v1beta3/namespaces/default/services", json=svc)
+    assert r.status == 201, await r.text()
+    stored = await (await api.http.get("/api/v1/namespaces/default/services/nginx")).json()
+    assert stored["spec"]["externalIPs"] == ["12.0.0.5"]
+    assert stored["spec"]["clusterIP"].startswith("192.168.3.")
+    # a v1beta3 body under a v1 URL is refused, as Kubernetes does
+    r = await api.http.post("/api/v1/namespaces/default/services", json=svc)
+    assert r.status == 400

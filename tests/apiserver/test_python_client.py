@@ -57,15 +57,13 @@ def test_create_read_replace_patch_delete(core: client.CoreV1Api) -> None:
     replaced = core.replace_namespaced_pod("pc1", NS, got)
     assert replaced.metadata.labels["extra"] == "yes"
 
-    # strategic merge patch (the client's default for dict bodies): env merges by name
-    patched = core.patch_namespaced_pod("pc1", NS, {"spec": {"containers": [
-        {"name": "c", "env": [{"name": "B", "value": "2"}]}]}})
-    env = {e.name: e.value for e in patched.spec.containers[0].env}
-    assert env == {"A": "1", "B": "2"}
+    # strategic merge patch (the client's default for dict bodies): labels merge
+    patched = core.patch_namespaced_pod("pc1", NS, {"metadata": {"labels": {"s": "1"}}})
+    assert patched.metadata.labels == {"app": "t", "extra": "yes", "s": "1"}
 
     # JSON merge patch
     patched = core.patch_namespaced_pod(
-        "pc1", NS, {"metadata": {"labels": {"extra": None, "m": "1"}}},
+        "pc1", NS, {"metadata": {"labels": {"extra": None, "s": None, "m": "1"}}},
         _content_type="application/merge-patch+json")
     assert patched.metadata.labels == {"app": "t", "m": "1"}
 
@@ -84,6 +82,17 @@ def test_create_read_replace_patch_delete(core: client.CoreV1Api) -> None:
     with pytest.raises(ApiException) as ei:
         core.read_namespaced_pod("pc1", NS)
     assert ei.value.status == 404
+
+
+def test_strategic_merge_keeps_list_entries(core: client.CoreV1Api) -> None:
+    body = rc_body("smp")
+    body["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "A", "value": "1"}]
+    core.create_namespaced_replication_controller(NS, body)
+    patched = core.patch_namespaced_replication_controller("smp", NS, {"spec": {"template": {
+        "spec": {"containers": [{"name": "c", "env": [{"name": "B", "value": "2"}]}]}}}})
+    env = {e.name: e.value for e in patched.spec.template.spec.containers[0].env}
+    assert env == {"A": "1", "B": "2"}
+    core.delete_namespaced_replication_controller("smp", NS)
 
 
 def test_scale(core: client.CoreV1Api) -> None:

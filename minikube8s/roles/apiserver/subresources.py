@@ -20,6 +20,7 @@ from ...api import errors, selectors
 from ...api.resources import by_kind
 from . import handlers, params
 from .keys import REGISTRY
+from .machinery import now_rfc3339
 from .params import Target
 from .registry import Object
 
@@ -72,10 +73,16 @@ async def bind(request: web.Request, target: Target, pod_name: str = "") -> web.
         ann = (body.get("metadata") or {}).get("annotations") or {}
         if ann:
             md.setdefault("annotations", {}).update(ann)
+        status = pod.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or []
+                      if c.get("type") != "PodScheduled"]
+        conditions.append({"type": "PodScheduled", "status": "True",
+                           "lastProbeTime": None, "lastTransitionTime": now_rfc3339()})
+        status["conditions"] = conditions
         return pod
 
     await reg.guaranteed_update(pods, target.namespace, pod_name, assign,
-                                handlers.write_options(request))
+                                handlers.write_options(request, subresource="binding"))
     return handlers.json_response(
         {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
          "code": 201}, status=201)
