@@ -323,17 +323,21 @@ class Registry:
             new.setdefault("spec", {})["finalizers"] = (obj.get("spec") or {}).get(
                 "finalizers") or []
             obj = new
-        elif "status" in res.subresources:
+        elif "status" in res.subresources and opts.subresource != "binding":
             # The main resource cannot change status, as in Kubernetes' PrepareForUpdate.
             if "status" in old:
                 obj["status"] = copy.deepcopy(old["status"])
             else:
                 obj.pop("status", None)
         machinery.prepare_for_update(obj, old)
+        namespace = str(old_md.get("namespace") or "")
+        if opts.subresource == "binding":
+            # Binding is the one way to set a pod's nodeName, which pod update validation
+            # forbids; like Kubernetes' assignPod it writes without the update pipeline.
+            return await self._write(res, kv, obj, retryable=retryable)
         machinery.apply_defaults(obj)
         await self.strategy(res).prepare_update(obj, old, self)
         machinery.validate(obj, old=old)
-        namespace = str(old_md.get("namespace") or "")
         if opts.admit:
             attrs = Attributes(Operation.UPDATE, res, namespace, name, obj=obj, old=old,
                                subresource=opts.subresource, dry_run=opts.dry_run,
@@ -344,6 +348,11 @@ class Registry:
             return obj
         if _md(obj).get("deletionTimestamp") and self._removable(res, obj):
             return await self._remove(res, kv, obj, retryable=retryable)
+        return await self._write(res, kv, obj, retryable=retryable)
+
+    async def _write(self, res: Resource, kv: store.KeyValue, obj: Object, *,
+                     retryable: bool) -> Object:
+        name = str(_md(obj).get("name") or "")
         try:
             new_kv = await self.store.update(kv.key, self.encode(obj),
                                              expected_revision=kv.mod_revision)
