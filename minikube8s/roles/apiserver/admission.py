@@ -91,8 +91,9 @@ class AlwaysDeny:
 class NamespaceLifecycle:
     """No new content in a missing or terminating namespace; built-in namespaces stay.
 
-    With NamespaceAutoProvision in the same chain, a missing namespace is left for that plugin
-    to create, whichever order the two are listed in (the seed lists Lifecycle first)."""
+    With NamespaceAutoProvision in the same chain (the seed lists Lifecycle first), a missing
+    namespace is created here, as that plugin would, and that plugin stands down: users get
+    the pair's combined meaning and each create costs one namespace read, not two."""
 
     name = "NamespaceLifecycle"
 
@@ -111,6 +112,7 @@ class NamespaceLifecycle:
             ns = await registry.get(NAMESPACES, "", attrs.namespace)
         except errors.NotFound:
             if self.auto_provision:
+                await provision_namespace(attrs, registry)
                 return
             raise errors.NotFound.of("namespaces", attrs.namespace) from None
         if self.check_terminating and _terminating(ns):
@@ -129,23 +131,31 @@ class NamespaceAutoProvision:
 
     name = "NamespaceAutoProvision"
 
+    def __init__(self, *, delegated: bool = False) -> None:
+        # True when NamespaceLifecycle in the same chain provisions on its own read.
+        self.delegated = delegated
+
     async def admit(self, attrs: Attributes, registry: RegistryView) -> None:
-        if attrs.operation is not Operation.CREATE or not _is_namespaced_write(attrs):
+        if (self.delegated or attrs.operation is not Operation.CREATE
+                or not _is_namespaced_write(attrs)):
             return
         try:
             await registry.get(NAMESPACES, "", attrs.namespace)
             return
         except errors.NotFound:
             pass
-        if attrs.dry_run:
-            return
-        try:
-            await registry.create(NAMESPACES, "", {
-                "apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": attrs.namespace}})
-            log.info("auto-provisioned namespace %s", attrs.namespace)
-        except errors.AlreadyExists:
-            pass  # a concurrent create into the same new namespace made it first
+        await provision_namespace(attrs, registry)
+
+
+async def provision_namespace(attrs: Attributes, registry: RegistryView) -> None:
+    if attrs.dry_run:
+        return
+    try:
+        await registry.create(NAMESPACES, "", {
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": attrs.namespace}})
+        log.info("auto-provisioned namespace %s", attrs.namespace)
+    except errors.AlreadyExists:
+        pass  # a concurrent create into the same new namespace made it first
 
 
 # -- LimitRanger --------------------------------------------------------------------------------
@@ -404,7 +414,9 @@ def build_chain(names: str) -> list[AdmissionPlugin]:
     chain: list[AdmissionPlugin] = []
     for n in wanted:
         plugin = _PLUGINS[n]()
-        if isinstance(plugin, NamespaceLifecycle):
+        if isinstance(plugin, NamespaceLifecycle) and plugin.name == "NamespaceLifecycle":
             plugin.auto_provision = auto
+        if isinstance(plugin, NamespaceAutoProvision):
+            plugin.delegated = "NamespaceLifecycle" in wanted
         chain.append(plugin)
     return chain

@@ -38,6 +38,7 @@ from .admission import (
     qty,
 )
 from .interfaces import Attributes, Object, Operation, RegistryView
+from .registry import WriteOptions
 
 _QUOTA_ATTEMPTS = 100
 
@@ -151,8 +152,6 @@ async def _write_status(registry: RegistryView, quota: Object) -> Object:
         return out
     update_object = getattr(registry, "update_object", None)
     if update_object is not None:
-        from .registry import WriteOptions  # the real registry; imported late to avoid a cycle
-
         name = str(quota["metadata"]["name"])
         obj, _ = await update_object(RESOURCE_QUOTAS, ns, name, quota,
                                      WriteOptions(subresource="status"))

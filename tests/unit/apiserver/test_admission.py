@@ -153,6 +153,19 @@ async def test_default_chain_auto_provisions_and_refuses_terminating() -> None:
     await s.delete(PODS, "fresh", "p")
 
 
+async def test_auto_provision_alone() -> None:
+    s = Server([NamespaceAutoProvision()])
+    await s.create(PODS, "alone", pod("p"))
+    assert (await s.reg.get(NAMESPACES, "", "alone"))["metadata"]["name"] == "alone"
+
+
+async def test_default_chain_reads_the_namespace_once() -> None:
+    s = Server(build_chain(DEFAULT_ADMISSION), "default")
+    await s.create(PODS, "default", pod("p"))
+    assert [c for c in s.reg.calls if c[1] == "namespaces"] == [
+        ("get", "namespaces", "", "default")]
+
+
 async def test_dry_run_does_not_provision() -> None:
     s = Server([NamespaceAutoProvision()])
     await s.create(PODS, "x", pod("p"), dry_run=True)
