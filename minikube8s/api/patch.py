@@ -214,13 +214,21 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any],
     """Merge ``patch`` into ``original`` (owned, mutated); None means "delete this map"."""
     directive = patch.get(DIRECTIVE)
     if directive == "delete":
-        return None
+        # handleDirectiveInMergeMap: the map is emptied, its key stays.
+        return {}
     if directive == "replace":
         return _clean({k: v for k, v in patch.items() if k != DIRECTIVE}, type_name)
     if directive not in (None, "merge"):
         raise errors.BadRequest(f"Unknown patch type: {directive}")
     fields = _fields(type_name)
     retain = patch.get(RETAIN_KEYS)
+    if retain is not None:
+        if not isinstance(retain, list):
+            raise errors.BadRequest(f"{RETAIN_KEYS} must be a list")
+        # Applied to the live object before merging, as applyRetainKeysDirective does.
+        for key in list(original):
+            if key not in retain:
+                del original[key]
     for key, value in patch.items():
         if key in (DIRECTIVE, RETAIN_KEYS) or key.startswith(SET_ELEMENT_ORDER):
             continue
@@ -249,21 +257,20 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any],
             else:
                 original[key] = merged
         elif isinstance(value, list):
+            order = patch.get(SET_ELEMENT_ORDER + key)
             original[key] = _merge_list(current if isinstance(current, list) else None,
-                                        value, field)
+                                        value, field,
+                                        order if isinstance(order, list) else None)
         else:
             original[key] = copy.deepcopy(value)
     for key, value in patch.items():
+        # An order for a list the patch does not otherwise touch: reorder the live list.
         if key.startswith(SET_ELEMENT_ORDER) and isinstance(value, list):
             target = key[len(SET_ELEMENT_ORDER):]
             field = fields.get(target) if fields else None
-            if isinstance(original.get(target), list):
-                original[target] = _order(original[target], value,
-                                          field.merge_key if field else "")
-    if isinstance(retain, list):
-        for key in list(original):
-            if key not in retain:
-                del original[key]
+            live = original.get(target)
+            if target not in patch and isinstance(live, list) and field and field.strategy:
+                original[target] = _normalize_order(live, value, live, field.merge_key)
     return original
 
 
@@ -275,27 +282,31 @@ def _sub_type(field: schema.Field | None) -> str | None:
     return None
 
 
-def _merge_list(original: list[Any] | None, patch: list[Any],
-                field: schema.Field | None) -> list[Any]:
+def _merge_list(original: list[Any] | None, patch: list[Any], field: schema.Field | None,
+                order: list[Any] | None = None) -> list[Any]:
     elem_type = _sub_type(field)
-    # A {"$patch": "replace"} element replaces the whole list with the other elements.
-    if any(isinstance(x, dict) and x.get(DIRECTIVE) == "replace" for x in patch):
-        return [_clean(x, elem_type) for x in patch
-                if not (isinstance(x, dict) and DIRECTIVE in x and len(x) == 1)]
     strategy = field.strategy if field else ""
     if "merge" not in strategy:
+        # Atomic lists are replaced; directives inside are still not stored.
         return [_clean(x, elem_type) for x in patch
-                if not (isinstance(x, dict) and x.get(DIRECTIVE) == "delete")]
-    out = copy.deepcopy(original) if original is not None else []
+                if not (isinstance(x, dict) and DIRECTIVE in x and (
+                    len(x) == 1 or x.get(DIRECTIVE) == "delete"))]
+    live = copy.deepcopy(original) if original is not None else []
     key = field.merge_key if field else ""
+    # A {"$patch": "replace"} element replaces the whole list with the other elements.
+    if any(isinstance(x, dict) and x.get(DIRECTIVE) == "replace" for x in patch):
+        live = []
+        patch = [x for x in patch if not (isinstance(x, dict) and DIRECTIVE in x)]
     if not key:
-        # Primitive list with merge strategy (finalizers): a set union in order.
+        # Primitive list with merge strategy (finalizers): a set union.
+        merged = list(live)
         for x in patch:
             if isinstance(x, dict) and DIRECTIVE in x:
                 continue
-            if x not in out:
-                out.append(copy.deepcopy(x))
-        return out
+            if x not in merged:
+                merged.append(copy.deepcopy(x))
+        return _normalize_order(merged, order if order is not None else patch, live, "")
+    merged = live
     for item in patch:
         if not isinstance(item, dict):
             raise errors.BadRequest(f"the list item {item!r} has no merge key {key!r}")
@@ -304,39 +315,66 @@ def _merge_list(original: list[Any] | None, patch: list[Any],
             if directive == "merge":
                 continue
             raise errors.BadRequest(f"map: {item} does not contain declared merge key: {key}")
-        idx = next((i for i, x in enumerate(out)
-                    if isinstance(x, dict) and x.get(key) == item[key]), None)
         if directive == "delete":
-            out = [x for x in out if not (isinstance(x, dict) and x.get(key) == item[key])]
+            merged = [x for x in merged if not (isinstance(x, dict) and x.get(key) == item[key])]
             continue
+        idx = next((i for i, x in enumerate(merged)
+                    if isinstance(x, dict) and x.get(key) == item[key]), None)
         if idx is None:
             added = _merge_map({}, item, elem_type)
             if added is not None:
-                out.append(added)
+                merged.append(added)
         else:
-            merged = _merge_map(out[idx], item, elem_type)
-            if merged is None:
-                out.pop(idx)
+            result = _merge_map(merged[idx], item, elem_type)
+            if result is None:
+                merged.pop(idx)
             else:
-                out[idx] = merged
-    return out
+                merged[idx] = result
+    return _normalize_order(merged, order if order is not None else patch, original or [], key)
 
 
-def _order(items: list[Any], order: list[Any], key: str) -> list[Any]:
-    """Apply ``$setElementOrder``: listed elements in the listed order, others after."""
+def _normalize_order(merged: list[Any], order: list[Any], live: list[Any],
+                     key: str) -> list[Any]:
+    """Kubernetes' element order after a merge (strategicpatch normalizeElementOrder).
+
+    Items named by ``order`` (``$setElementOrder`` or the patch list) come in that order;
+    the others keep their live order; the two runs are interleaved using the live order,
+    and an item the live list does not have goes before the next server-only item.
+    """
     def ident(x: Any) -> Any:
-        if key and isinstance(x, dict):
-            return x.get(key)
-        return x
+        return x.get(key) if key and isinstance(x, dict) else x
 
-    wanted = [ident(o) for o in order]
-    ranked = [x for w in wanted for x in items if ident(x) == w]
-    ranked_ids = {id(x) for x in ranked}
-    deduped: list[Any] = []
-    for x in ranked:
-        if not any(x is y for y in deduped):
-            deduped.append(x)
-    return deduped + [x for x in items if id(x) not in ranked_ids]
+    def position(seq: list[Any], x: Any) -> int:
+        want = ident(x)
+        for i, y in enumerate(seq):
+            if ident(y) == want:
+                return i
+        return -1
+
+    order_ids = [ident(o) for o in order
+                 if not (isinstance(o, dict) and o.get(DIRECTIVE) == "delete")]
+    in_order = [x for x in merged if ident(x) in order_ids]
+    server_only = [x for x in merged if ident(x) not in order_ids]
+    in_order.sort(key=lambda x: order_ids.index(ident(x)))
+    server_only.sort(key=lambda x: position(live, x))
+    out: list[Any] = []
+    i = j = 0
+    while i < len(server_only) or j < len(in_order):
+        if i >= len(server_only):
+            out.append(in_order[j])
+            j += 1
+        elif j >= len(in_order):
+            out.append(server_only[i])
+            i += 1
+        else:
+            li, ri = position(live, server_only[i]), position(live, in_order[j])
+            if li >= 0 and ri >= 0 and li < ri:
+                out.append(server_only[i])
+                i += 1
+            else:
+                out.append(in_order[j])
+                j += 1
+    return out
 
 
 def _clean(value: Any, type_name: str | None) -> Any:
