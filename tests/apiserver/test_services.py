@@ -17,6 +17,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.fixtures.apiserver import ApiServerProcess
+from tests.fixtures.etcd import EtcdProcess
 
 PORTAL = ipaddress.ip_network("192.168.3.0/24")
 
@@ -168,3 +169,40 @@ def test_allocations_consistent_across_restart(tmp_path: Path) -> None:
         api.api_client.close()
     finally:
         assert server.stop() == 0, server.logs()[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.etcd
+def test_two_api_servers_on_one_etcd_never_share_an_ip(tmp_path: Path) -> None:
+    """The allocation map is one CAS'd key, so two processes racing for a small portal net
+    (a /27: 30 usable, one of them the kubernetes service's) still never collide."""
+    etcd = EtcdProcess(tmp_path / "etcd")  # our own: /registry keys must not be shared
+    etcd.start()
+    servers = [ApiServerProcess(tmp_path / f"data{i}", "--store", etcd.url,
+                                "--portal-net", "10.0.0.0/27") for i in range(2)]
+    try:
+        for server in servers:
+            server.start()
+        apis = [api_for(server.url) for server in servers]
+
+        def create(i: int) -> str | None:
+            try:
+                made = apis[i % 2].create_namespaced_service("default", svc(f"s{i}"))
+                return str(made.spec.cluster_ip)
+            except ApiException as e:
+                assert e.status == 500 and "range is full" in e.body, e.body
+                return None
+
+        with ThreadPoolExecutor(16) as pool:
+            got = list(pool.map(create, range(32)))
+        ips = [ip for ip in got if ip]
+        assert len(ips) == 29 == len(set(ips))
+        assert "10.0.0.1" not in ips
+        listed = [s.spec.cluster_ip for s in apis[1].list_namespaced_service("default").items]
+        assert len(listed) == 30 == len(set(listed))
+        for api in apis:
+            api.api_client.close()
+    finally:
+        for server in servers:
+            server.stop()
+        etcd.stop()
