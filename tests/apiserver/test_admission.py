@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.fixtures.apiserver import ApiServerProcess
+from tests.fixtures.etcd import EtcdProcess
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +150,39 @@ def test_namespaces(core: client.CoreV1Api) -> None:
     held = core.read_namespaced_pod("held", ns)
     held.metadata.finalizers = []
     core.replace_namespaced_pod("held", ns, held)
+
+
+@pytest.mark.slow
+@pytest.mark.etcd
+def test_quota_exact_across_two_api_servers_on_etcd(tmp_path: Path) -> None:
+    etcd = EtcdProcess(tmp_path / "etcd")  # our own: /registry keys must not be shared
+    etcd.start()
+    servers = [ApiServerProcess(tmp_path / f"data{i}", "--store", etcd.url) for i in range(2)]
+    try:
+        for server in servers:
+            server.start()
+        apis = []
+        for server in servers:
+            cfg = client.Configuration()
+            cfg.host = server.url
+            cfg.connection_pool_maxsize = 16
+            apis.append(client.CoreV1Api(client.ApiClient(cfg)))
+        apis[0].create_namespaced_resource_quota("default", quota("q1", {"pods": "6"}))
+
+        def attempt(i: int) -> int:
+            try:
+                apis[i % 2].create_namespaced_pod("default", pod(f"p{i}"))
+                return 201
+            except ApiException as e:
+                return int(e.status)
+
+        with ThreadPoolExecutor(20) as pool:
+            codes = list(pool.map(attempt, range(20)))
+        assert codes.count(201) == 6 and codes.count(403) == 14
+        assert used(apis[1], "default") == {"pods": "6"}
+        for api in apis:
+            api.api_client.close()
+    finally:
+        for server in servers:
+            server.stop()
+        etcd.stop()

@@ -266,3 +266,39 @@ async def test_list_as_table(api: InProcessApi) -> None:
     assert body["kind"] == "Table"
     assert body["metadata"]["resourceVersion"]
     assert len(body["rows"]) == 1
+
+
+async def test_namespace_termination_and_finalize(api: InProcessApi) -> None:
+    r = await api.http.post("/api/v1/namespaces", json={"metadata": {"name": "gone"}})
+    ns = await r.json()
+    assert r.status == 201, ns
+    assert ns["spec"]["finalizers"] == ["kubernetes"] and ns["status"]["phase"] == "Active"
+    r = await api.http.delete("/api/v1/namespaces/gone")
+    assert r.status == 200
+    ns = await r.json()
+    assert ns["status"]["phase"] == "Terminating" and ns["metadata"]["deletionTimestamp"]
+    # the namespace controller's last step: empty spec.finalizers through /finalize
+    ns["spec"]["finalizers"] = []
+    r = await api.http.put("/api/v1/namespaces/gone/finalize", json=ns)
+    assert r.status == 200, await r.text()
+    assert (await api.http.get("/api/v1/namespaces/gone")).status == 404
+
+
+async def test_node_and_service_status(api: InProcessApi) -> None:
+    r = await api.http.post("/api/v1/nodes", json={"metadata": {"name": "n1"}})
+    assert r.status == 201
+    r = await api.http.patch("/api/v1/nodes/n1/status", headers=MERGE, json={
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+    assert r.status == 200, await r.text()
+    node = await (await api.http.get("/api/v1/nodes/n1")).json()
+    assert node["status"]["conditions"][0]["type"] == "Ready"
+    svc = {"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}], "selector": {"a": "b"}}}
+    r = await api.http.post("/api/v1/namespaces/default/services", json=svc)
+    assert r.status == 201, await r.text()
+    r = await api.http.patch("/api/v1/namespaces/default/services/s/status", headers=MERGE,
+                             json={"status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}},
+                                   "spec": {"ports": [{"port": 81}]}})
+    body = await r.json()
+    assert r.status == 200, body
+    assert body["status"]["loadBalancer"]["ingress"] == [{"ip": "1.2.3.4"}]
+    assert body["spec"]["ports"][0]["port"] == 80

@@ -160,3 +160,29 @@ async def test_watch_table(api: InProcessApi) -> None:
         assert ev["type"] == "ADDED"
         assert ev["object"]["kind"] == "Table"
         assert len(ev["object"]["rows"]) == 1
+
+
+async def test_slow_watcher_is_cut_off() -> None:
+    """With a small per-watcher queue, a watcher that stops reading is dropped by the hub:
+    when it reads again it gets what was already on the wire, then the stream ends."""
+    from minikube8s.roles.apiserver.keys import Settings
+    from tests.fixtures.apiserver import start_in_process
+
+    inproc, ts = await start_in_process(settings=Settings(watch_queue_size=5,
+                                                          liveness_poll=0.2))
+    try:
+        async with inproc.http.get(PODS, params={"watch": "true",
+                                                 "resourceVersion": "1"}) as slow:
+            big = {"x": "a" * 50000}
+            for i in range(300):
+                p = pod(f"s{i}")
+                p["metadata"]["annotations"] = big
+                await create(inproc, p)
+            n = 0
+            while await asyncio.wait_for(slow.content.readline(), 10):
+                n += 1
+            assert 0 < n < 300
+    finally:
+        await inproc.http.close()
+        await ts.close()
+        await inproc.registry.store.close()

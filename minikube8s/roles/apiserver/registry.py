@@ -335,7 +335,19 @@ class Registry:
             # Binding is the one way to set a pod's nodeName, which pod update validation
             # forbids; like Kubernetes' assignPod it writes without the update pipeline.
             return await self._write(res, kv, obj, retryable=retryable)
-        machinery.apply_defaults(obj)
+        if res.name == "namespaces" and opts.subresource != "finalize":
+            # Only /finalize changes spec.finalizers (namespace strategy PrepareForUpdate).
+            fins = (old.get("spec") or {}).get("finalizers")
+            spec = obj.setdefault("spec", {})
+            if isinstance(spec, dict):
+                if fins is None:
+                    spec.pop("finalizers", None)
+                else:
+                    spec["finalizers"] = copy.deepcopy(fins)
+        if opts.subresource != "finalize":
+            # (defaulting would put back the "kubernetes" finalizer /finalize just removed;
+            # the rest of a finalized object is the stored, already defaulted one)
+            machinery.apply_defaults(obj)
         await self.strategy(res).prepare_update(obj, old, self)
         machinery.validate(obj, old=old)
         if opts.admit:
