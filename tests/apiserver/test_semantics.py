@@ -302,3 +302,21 @@ async def test_node_and_service_status(api: InProcessApi) -> None:
     assert r.status == 200, body
     assert body["status"]["loadBalancer"]["ingress"] == [{"ip": "1.2.3.4"}]
     assert body["spec"]["ports"][0]["port"] == 80
+
+
+async def test_list_by_name_then_watch(api: InProcessApi) -> None:
+    """kubectl wait/delete: list with metadata.name=X, then watch from the list's version."""
+    await create(api, pod("w1"))
+    body = await (await api.http.get(PODS, params={"fieldSelector": "metadata.name=w1"})).json()
+    assert [i["metadata"]["name"] for i in body["items"]] == ["w1"]
+    rv = body["metadata"]["resourceVersion"]
+    assert int(rv) >= int(body["items"][0]["metadata"]["resourceVersion"])
+    empty = await (await api.http.get(PODS, params={"fieldSelector": "metadata.name=zz"})).json()
+    assert empty["items"] == [] and empty["metadata"]["resourceVersion"]
+    await create(api, pod("w2"))
+    await api.http.delete(f"{PODS}/w1")
+    async with api.http.get(PODS, params={"watch": "true", "resourceVersion": rv,
+                                          "fieldSelector": "metadata.name=w1",
+                                          "allowWatchBookmarks": "true"}) as r:
+        ev = json.loads(await r.content.readline())
+        assert ev["type"] == "DELETED" and ev["object"]["metadata"]["name"] == "w1"

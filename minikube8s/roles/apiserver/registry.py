@@ -155,7 +155,10 @@ class Registry:
         labels = selectors.parse_label_selector(label_selector)
         fields = selectors.parse_field_selector(field_selector, kind=res.kind)
         prefix = res.store_prefix(namespace)
-        # A single-name field selector (kubectl wait/delete) needs one key, not a scan.
+        only = fields.value_for("metadata.name")
+        if only is not None and not continue_token and not revision and (
+                namespace or not res.namespaced):
+            return await self._list_one(res, namespace, only, labels, fields)
         start_after: str | None = None
         if continue_token:
             revision, start_after = decode_continue(continue_token)
@@ -199,6 +202,25 @@ class Registry:
             start_after = lr.items[-1].key
         token = encode_continue(read_rev, last_key) if more else ""
         return ListPage(items, str(read_rev), token)
+
+    async def _list_one(self, res: Resource, namespace: str, name: str,
+                        labels: selectors.LabelSelector,
+                        fields: selectors.FieldSelector) -> ListPage:
+        """A list with ``metadata.name=X`` (kubectl wait, delete, describe) reads one key.
+        The list's revision is taken before the read and raised to the object's, so a watch
+        from it misses nothing about that name."""
+        try:
+            rev = await self.store.current_revision()
+            kv = await self.store.get(res.store_key(namespace, name))
+        except store.NotFound:
+            return ListPage([], str(rev))
+        except store.StoreError as e:
+            raise _store_error(e, res, name) from e
+        obj = self.decode(kv)
+        rev = max(rev, kv.mod_revision)
+        matched = labels.matches((obj.get("metadata") or {}).get("labels") or {}) and \
+            fields.matches(obj)
+        return ListPage([obj] if matched else [], str(rev))
 
     # -- writes -------------------------------------------------------------------------------
 
