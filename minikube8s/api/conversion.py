@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from . import errors, resources
+from . import errors, resources, schema
 
 Object = dict[str, Any]
 
@@ -53,6 +53,7 @@ def to_v1(obj: Object, *, default_version: str = "v1") -> tuple[Object, list[str
         out = copy.deepcopy(obj)
         warnings: list[str] = []
         _v1beta3_to_v1(out, warnings)
+        _fold_case(out, str(out.get("kind") or ""), "", warnings)
         return out, warnings
     if version in _known_versions():
         return copy.deepcopy(obj), []
@@ -101,6 +102,38 @@ def _v1beta3_to_v1(obj: Object, warnings: list[str], base: str = "") -> None:
         spec = obj.get("spec")
         if isinstance(spec, dict):
             _rename(spec, "externalID", "providerID", f"{base}spec", warnings)
+
+
+def _fold_case(value: Any, type_name: str, path: str, warnings: list[str]) -> None:
+    """Rename keys that match a known field only case-insensitively (``TimeoutSeconds``), as
+    v0.17's decoder accepted them; everything else is left for strict field validation."""
+    if isinstance(value, dict) and type_name.endswith("List") and type_name != "List":
+        type_name = ""
+    if isinstance(value, dict) and isinstance(value.get("items"), list) and (
+            not type_name or type_name.endswith("List")):
+        for i, item in enumerate(value["items"]):
+            if isinstance(item, dict):
+                _fold_case(item, str(item.get("kind") or ""), f"{path}items[{i}].", warnings)
+        return
+    fields = schema.fields_of(type_name) if type_name else None
+    if fields is None or not isinstance(value, dict):
+        return
+    lower = {f.lower(): f for f in fields}
+    for key in list(value):
+        canon = lower.get(key.lower()) if key not in fields else None
+        if canon is not None and canon not in value:
+            value[canon] = value.pop(key)
+            warnings.append(f'v1beta3: field "{path}{key}" read as "{canon}" (Kubernetes '
+                            "v0.17 matched field names case-insensitively)")
+    for key, sub in value.items():
+        f = fields.get(key)
+        if f is None or f.type not in schema.TYPES:
+            continue
+        if f.shape == "object":
+            _fold_case(sub, f.type, f"{path}{key}.", warnings)
+        elif f.shape == "list" and isinstance(sub, list):
+            for i, item in enumerate(sub):
+                _fold_case(item, f.type, f"{path}{key}[{i}].", warnings)
 
 
 def _rename(d: dict[str, Any], old: str, new: str, path: str, warnings: list[str]) -> None:

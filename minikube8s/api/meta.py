@@ -14,7 +14,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from . import resources
+from . import defaults, resources
 
 Object = dict[str, Any]
 
@@ -119,7 +119,12 @@ def prepare_for_update(obj: Object, old: Object) -> None:
         else:
             md.pop(key, None)
     generation = int(old_md.get("generation") or 1)
-    if _spec_like(obj) != _spec_like(old):
+    # Compare defaulted specs: a PUT that leaves out defaulted fields changes nothing.
+    # (defaulting is idempotent, so the stored object compares as it is)
+    defaulted, old_defaulted = copy.deepcopy(obj), copy.deepcopy(old)
+    defaults.apply_defaults(defaulted)
+    defaults.apply_defaults(old_defaulted)
+    if _spec_like(defaulted) != _spec_like(old_defaulted):
         generation += 1
     md["generation"] = generation
 

@@ -154,3 +154,26 @@ def test_roundtrip_service() -> None:
     v1["spec"]["clusterIP"] = "192.168.3.214"
     back, warnings = to_v1(from_v1(v1, "v1beta3"))
     assert back == v1 and warnings == []
+
+
+def test_v1beta3_case_insensitive_fields() -> None:
+    rc = {"apiVersion": "v1beta3", "kind": "ReplicationController",
+          "spec": {"Replicas": 2, "template": {"spec": {"containers": [
+              {"Name": "c", "image": "x", "Ports": [{"ContainerPort": 80}]}]}}}}
+    out, warnings = to_v1(rc)
+    assert out["spec"]["replicas"] == 2
+    c = out["spec"]["template"]["spec"]["containers"][0]
+    assert c == {"name": "c", "image": "x", "ports": [{"containerPort": 80}]}
+    assert 'v1beta3: field "spec.Replicas" read as "replicas" (Kubernetes v0.17 matched field ' \
+           "names case-insensitively)" in warnings
+    assert any('"spec.template.spec.containers[0].Ports[0].ContainerPort"' not in w
+               for w in warnings)
+    assert len(warnings) == 4
+    lst = {"apiVersion": "v1beta3", "kind": "List",
+           "items": [{"apiVersion": "v1beta3", "kind": "Service", "spec": {"SessionAffinity":
+                                                                            "None"}}]}
+    out, warnings = to_v1(lst)
+    assert out["items"][0]["spec"] == {"sessionAffinity": "None"}
+    assert warnings == ['v1beta3: field "items[0].spec.SessionAffinity" read as '
+                        '"sessionAffinity" (Kubernetes v0.17 matched field names '
+                        "case-insensitively)"]

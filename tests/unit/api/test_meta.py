@@ -74,3 +74,19 @@ def test_prepare_for_update_metadata_only_keeps_generation() -> None:
            "status": {"phase": "Running"}}
     meta.prepare_for_update(new, old)
     assert new["metadata"]["generation"] == 2
+
+
+def test_prepare_for_update_ignores_defaulted_fields() -> None:
+    from minikube8s.api.defaults import apply_defaults
+
+    old = {"kind": "ReplicationController", "metadata": {"name": "rc", "generation": 1},
+           "spec": {"selector": {"a": "b"},
+                    "template": {"metadata": {"labels": {"a": "b"}},
+                                 "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+    apply_defaults(old)
+    new = {"kind": "ReplicationController", "metadata": {"name": "rc"},
+           "spec": {"selector": {"a": "b"},
+                    "template": {"metadata": {"labels": {"a": "b"}},
+                                 "spec": {"containers": [{"name": "c", "image": "x"}]}}}}
+    meta.prepare_for_update(new, old)
+    assert new["metadata"]["generation"] == 1
