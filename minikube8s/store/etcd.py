@@ -290,8 +290,12 @@ class EtcdBackend:
             )
         except StoreError as e:
             cause = e.__cause__
-            if isinstance(cause, grpc.aio.AioRpcError) and _COMPACTED in (cause.details() or ""):
+            details = cause.details() or "" if isinstance(cause, grpc.aio.AioRpcError) else ""
+            if _COMPACTED in details:
                 raise await self._gone(revision) from cause
+            if _FUTURE in details:
+                # A revision not reached yet reads "now", as the memory and sqlite stores do.
+                return await self.list(prefix, limit=limit, start_after=start_after)
             raise
         items = [_kv(kv) for kv in resp.kvs]
         # The header carries the store's current revision, not the one a past read used.
@@ -430,7 +434,11 @@ class EtcdBackend:
                     if resp.created:
                         backoff = _WATCH_BACKOFF_MIN
                         continue
-                    for ev in resp.events:
+                    for i, ev in enumerate(resp.events):
+                        if i:
+                            # etcd sends a catching-up watcher everything it missed in one
+                            # response; let other tasks (fan-out readers) run between events.
+                            await asyncio.sleep(0)
                         rev = int(ev.kv.mod_revision)
                         if rev <= last:  # revision last itself, asked for above, or a resend
                             continue

@@ -264,3 +264,10 @@ async def test_close_ends_watch_with_unavailable(etcd_server: EtcdProcess) -> No
         await collector.wait_for(1, within=5)
     with pytest.raises(Unavailable):
         await backend.get("/anything")
+
+
+async def test_list_at_future_revision_reads_now(store: Backend) -> None:
+    p = unique_prefix()
+    kv = await store.create(p + "a", b"1")
+    listed = await store.list(p, revision=kv.mod_revision + 1000)
+    assert listed.items == [kv] and listed.revision >= kv.mod_revision
