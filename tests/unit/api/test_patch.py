@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minikube8s.api import errors
 from minikube8s.api.patch import json_patch, merge_patch, strategic_merge_patch
@@ -293,3 +295,40 @@ def test_strategic_errors(patch: dict[str, Any]) -> None:
 def test_strategic_not_an_object() -> None:
     with pytest.raises(errors.BadRequest):
         strategic_merge_patch(POD, [1], kind="Pod")
+
+
+# ----------------------------------------------------------------------------- robustness
+
+_keys = st.sampled_from(["spec", "containers", "name", "image", "env", "ports",
+                         "containerPort", "metadata", "labels", "finalizers", "$patch",
+                         "$retainKeys", "$setElementOrder/containers",
+                         "$deleteFromPrimitiveList/finalizers", "volumes", "x"])
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 5) | st.sampled_from(
+        ["delete", "replace", "merge", "a", "web"]),
+    lambda ch: st.lists(ch, max_size=3) | st.dictionaries(_keys, ch, max_size=4),
+    max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(patch=_json)
+def test_strategic_never_crashes(patch: Any) -> None:
+    try:
+        out = strategic_merge_patch(POD, patch, kind="Pod")
+    except errors.APIError:
+        return
+    assert isinstance(out, dict)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=st.lists(st.fixed_dictionaries(
+    {"op": st.sampled_from(["add", "remove", "replace", "move", "copy", "test", "x"]),
+     "path": st.sampled_from(["", "/", "/spec", "/spec/containers/0", "/spec/containers/-",
+                              "/metadata/labels/a", "/x/y", "/spec/containers/1/name"])},
+    optional={"value": _json, "from": st.sampled_from(["/spec", "/metadata", "/q"])}),
+    max_size=4))
+def test_json_patch_never_crashes(ops: list[dict[str, Any]]) -> None:
+    try:
+        json_patch(POD, ops)
+    except errors.APIError:
+        pass
