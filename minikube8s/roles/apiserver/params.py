@@ -257,6 +257,11 @@ def decode(body: bytes, ctype: str) -> Any:
         except (ValueError, UnicodeDecodeError) as e:
             raise errors.BadRequest(
                 f"couldn't get version/kind; json parse error: {e}") from e
+    if ctype == "application/vnd.kubernetes.protobuf":
+        # kubectl 1.32+ sends its generator verbs' objects (create namespace/service/quota)
+        # as protobuf only; protobuf.py decodes those kinds (added by the compat helper).
+        from . import protobuf
+        return protobuf.decode(body)
     raise errors.UnsupportedMediaType(
         f'the body of the request was in an unknown format - accepted media types include: '
         f'application/json, application/yaml (got "{ctype}")')
