@@ -178,6 +178,16 @@ def _service(obj: Object) -> None:
         spec["externalTrafficPolicy"] = "Cluster"
     if not spec.get("internalTrafficPolicy"):
         spec["internalTrafficPolicy"] = "Cluster"
+    # Single-stack IPv4 cluster: what the service IP allocator records on a real one
+    # (`kubectl describe svc` prints these). Headless services are left as sent.
+    cluster_ip = spec.get("clusterIP")
+    if cluster_ip != "None":
+        if not spec.get("ipFamilyPolicy"):
+            spec["ipFamilyPolicy"] = "SingleStack"
+        if not spec.get("ipFamilies"):
+            spec["ipFamilies"] = ["IPv6" if ":" in str(cluster_ip or "") else "IPv4"]
+        if cluster_ip and not spec.get("clusterIPs"):
+            spec["clusterIPs"] = [cluster_ip]
 
 
 def _namespace(obj: Object) -> None:

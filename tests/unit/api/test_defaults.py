@@ -118,6 +118,14 @@ def test_service() -> None:
     assert s["internalTrafficPolicy"] == "Cluster"
     assert "externalTrafficPolicy" not in s
     assert s["ports"][0] == {"port": 80, "protocol": "TCP", "targetPort": 80}
+    assert s["ipFamilyPolicy"] == "SingleStack" and s["ipFamilies"] == ["IPv4"]
+    assert "clusterIPs" not in s
+    svc2 = {"kind": "Service", "spec": {"clusterIP": "192.168.3.7", "ports": [{"port": 1}]}}
+    apply_defaults(svc2)
+    assert svc2["spec"]["clusterIPs"] == ["192.168.3.7"]
+    headless = {"kind": "Service", "spec": {"clusterIP": "None"}}
+    apply_defaults(headless)
+    assert "ipFamilies" not in headless["spec"]
     assert s["ports"][1]["targetPort"] == 8443
     assert s["ports"][2]["targetPort"] == "dns"
 
