@@ -320,3 +320,13 @@ async def test_list_by_name_then_watch(api: InProcessApi) -> None:
                                           "allowWatchBookmarks": "true"}) as r:
         ev = json.loads(await r.content.readline())
         assert ev["type"] == "DELETED" and ev["object"]["metadata"]["name"] == "w1"
+
+
+async def test_noop_update_is_not_written(api: InProcessApi) -> None:
+    p = await create(api, pod("nc", app="x"))
+    rv = p["metadata"]["resourceVersion"]
+    r = await api.http.patch(f"{PODS}/nc", json={"metadata": {"labels": {"app": "x"}}},
+                             headers=MERGE)
+    assert (await r.json())["metadata"]["resourceVersion"] == rv
+    r = await api.http.put(f"{PODS}/nc", json=p)
+    assert (await r.json())["metadata"]["resourceVersion"] == rv

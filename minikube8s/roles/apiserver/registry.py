@@ -377,8 +377,11 @@ class Registry:
                                subresource=opts.subresource, dry_run=opts.dry_run,
                                warnings=opts.warnings)
             await self._admit(attrs)
-        if opts.dry_run:
-            _md(obj)["resourceVersion"] = str(kv.mod_revision)
+        _md(obj)["resourceVersion"] = str(kv.mod_revision)
+        if opts.dry_run or obj == old:
+            # An update that changes nothing is not written (Kubernetes' GuaranteedUpdate
+            # does the same): the resourceVersion stays, watchers see nothing, and kubectl
+            # prints "patched (no change)".
             return obj
         if _md(obj).get("deletionTimestamp") and self._removable(res, obj):
             return await self._remove(res, kv, obj, retryable=retryable)
