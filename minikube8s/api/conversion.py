@@ -98,10 +98,6 @@ def _v1beta3_to_v1(obj: Object, warnings: list[str], base: str = "") -> None:
             _pod_spec_to_v1(template.get("spec"), f"{path}.spec", warnings)
     elif kind == "Service":
         _service_to_v1(obj.get("spec"), f"{base}spec", warnings)
-    elif kind == "Node":
-        spec = obj.get("spec")
-        if isinstance(spec, dict):
-            _rename(spec, "externalID", "providerID", f"{base}spec", warnings)
 
 
 def _fold_case(value: Any, type_name: str, path: str, warnings: list[str]) -> None:
@@ -257,7 +253,8 @@ def _service_to_v1(spec: Any, path: str, warnings: list[str]) -> None:
 
 def _v1_to_v1beta3(obj: Object) -> None:
     kind = obj.get("kind")
-    if "apiVersion" in obj or kind:
+    # Only core objects change version; a Status, a meta.k8s.io Table or a Lease stay as is.
+    if obj.get("apiVersion", "v1") == "v1" and kind != "Status":
         obj["apiVersion"] = V1BETA3
     if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
         for item in obj["items"]:
@@ -278,8 +275,6 @@ def _v1_to_v1beta3(obj: Object) -> None:
         template = spec.get("template")
         if isinstance(template, dict) and isinstance(template.get("spec"), dict):
             _pod_spec_to_v1beta3(template["spec"])
-    elif kind == "Node":
-        _plain_rename(spec, "providerID", "externalID")
 
 
 def _plain_rename(d: dict[str, Any], old: str, new: str) -> None:

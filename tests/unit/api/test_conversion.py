@@ -145,6 +145,10 @@ def test_from_v1() -> None:
     out = from_v1(lst, "v1beta3")
     assert out["items"][0]["spec"] == {"host": "n"}
     assert from_v1(svc, "v1") == svc
+    status = {"kind": "Status", "apiVersion": "v1", "code": 404}
+    assert from_v1(status, "v1beta3") == status
+    table = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "rows": []}
+    assert from_v1(table, "v1beta3") == table
     with pytest.raises(errors.BadRequest):
         from_v1(svc, "v9")
 
