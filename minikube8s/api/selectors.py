@@ -171,7 +171,8 @@ class _LabelParser:
             tok, key = self.consume()
         if tok != "ID":
             raise ValueError(f"found '{key}', expected: identifier")
-        _check_key(key)
+        # The parser checks keys with a nil field path, which Kubernetes prints as "<nil>".
+        _check_key(key, "<nil>")
         t, _ = self.lookahead()
         if t in ("EOS", "COMMA"):
             return Requirement(key, op or "exists")
@@ -255,10 +256,10 @@ class _LabelParser:
         raise ValueError(f"found '{lit}', expected: identifier")
 
 
-def _check_key(key: str) -> None:
+def _check_key(key: str, path: str = "key") -> None:
     msgs = names.is_qualified_name(key)
     if msgs:
-        raise ValueError(f'key: Invalid value: "{key}": ' + "; ".join(msgs))
+        raise ValueError(f'{path}: Invalid value: "{key}": ' + "; ".join(msgs))
 
 
 def parse_label_selector(s: str) -> LabelSelector:

@@ -59,6 +59,8 @@ def test_matches(sel: str, labels: dict[str, str], want: bool) -> None:
     ("x>a", "for 'Gt', 'Lt' operators, the value must be an integer"),
     ("a=-x", 'values[0][a]: Invalid value: "-x": a valid label must be an empty string'),
     ("a/b/c=d", "a qualified name must consist of alphanumeric characters"),
+    ("a b=c", "found 'b', expected: in, notin, =, ==, !=, gt, lt"),
+    ("_x=1", 'unable to parse requirement: <nil>: Invalid value: "_x": name part must'),
     ("-a=b", "name part must consist of alphanumeric characters"),
 ])
 def test_errors(sel: str, message: str) -> None:
