@@ -167,7 +167,11 @@ def _pod_spec_update(new: dict[str, Any], old: dict[str, Any], *,
                         nc["image"] = oc["image"]
                     else:
                         nc.pop("image", None)
-    for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
+    old_grace = old.get("terminationGracePeriodSeconds")
+    if isinstance(old_grace, int) and old_grace < 0 and masked.get(
+            "terminationGracePeriodSeconds") == 1:
+        masked["terminationGracePeriodSeconds"] = old_grace
+    for key in ("activeDeadlineSeconds", "tolerations"):
         if key in old:
             masked[key] = old[key]
         else:

@@ -358,3 +358,14 @@ def test_validate_never_crashes(kind: str, spec: Any, md: Any) -> None:
         validate(obj, old=copy.deepcopy(obj))
     except errors.Invalid:
         pass
+
+
+def test_pod_update_grace_period_only_from_negative_to_one() -> None:
+    old = pod()
+    new = copy.deepcopy(old)
+    new["spec"]["terminationGracePeriodSeconds"] = 5
+    with pytest.raises(errors.Invalid):
+        validate(new, old=old)
+    old["spec"]["terminationGracePeriodSeconds"] = -1
+    new["spec"]["terminationGracePeriodSeconds"] = 1
+    validate(new, old=old)
