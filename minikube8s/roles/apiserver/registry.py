@@ -354,8 +354,9 @@ class Registry:
         machinery.prepare_for_update(obj, old)
         namespace = str(old_md.get("namespace") or "")
         if opts.subresource == "binding":
-            # Binding is the one way to set a pod's nodeName, which pod update validation
-            # forbids; like Kubernetes' assignPod it writes without the update pipeline.
+            # Binding is the one way to set a pod's nodeName; like Kubernetes' assignPod it
+            # skips defaulting, strategies and admission.
+            machinery.validate(obj, old=old, subresource="binding")
             return await self._write(res, kv, obj, retryable=retryable)
         if res.name == "namespaces" and opts.subresource != "finalize":
             # Only /finalize changes spec.finalizers (namespace strategy PrepareForUpdate).
@@ -371,7 +372,7 @@ class Registry:
             # the rest of a finalized object is the stored, already defaulted one)
             machinery.apply_defaults(obj)
         await self.strategy(res).prepare_update(obj, old, self)
-        machinery.validate(obj, old=old)
+        machinery.validate(obj, old=old, subresource=opts.subresource)
         if opts.admit:
             attrs = Attributes(Operation.UPDATE, res, namespace, name, obj=obj, old=old,
                                subresource=opts.subresource, dry_run=opts.dry_run,
