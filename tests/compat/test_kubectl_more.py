@@ -100,3 +100,11 @@ def test_get_raw(kubectl: Kubectl) -> None:
     assert json.loads(kubectl("get", "--raw", "/version").out)["major"] == "1"
     index = json.loads(kubectl("get", "--raw", "/openapi/v3").out)
     assert "api/v1" in index["paths"]
+
+
+def test_describe_service_endpoints(kubectl: Kubectl) -> None:
+    # 1.27-1.31 read the Endpoints object, 1.32+ EndpointSlices: the same line either way.
+    port = kubectl.url.rsplit(":", 1)[1]
+    out = kubectl("describe", "svc", "kubernetes", "-n", "default").out
+    line = next(ln for ln in out.splitlines() if ln.startswith("Endpoints:"))
+    assert line.split()[1] == f"127.0.0.1:{port}", out

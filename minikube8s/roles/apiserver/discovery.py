@@ -333,3 +333,7 @@ def register(app: web.Application) -> None:
     ):
         r.add_get(path, handler)
         r.add_get(path + "/", handler)
+    # Served, not advertised: kubectl 1.32+ describe svc reads endpoints from EndpointSlices.
+    from . import endpointslices
+
+    endpointslices.register(app)

@@ -198,3 +198,22 @@ async def test_openapi_v2(client: TestClient[Any, Any]) -> None:
                for p in op["parameters"])
     assert any(p["in"] == "body" for p in op["parameters"])
     assert "$ref" not in json.dumps(doc).replace('"$ref": "#/definitions/', "")
+
+
+def test_endpoint_slices_mirror_endpoints() -> None:
+    from minikube8s.roles.apiserver.endpointslices import slices_for
+
+    ep = {"metadata": {"name": "web", "namespace": "ns", "resourceVersion": "7"},
+          "subsets": [{"addresses": [{"ip": "172.16.0.2", "nodeName": "n1"}],
+                       "notReadyAddresses": [{"ip": "172.16.0.3"}],
+                       "ports": [{"name": "http", "port": 80, "protocol": "TCP"}]},
+                      {"addresses": [{"ip": "fd00::1"}], "ports": [{"port": 53}]}]}
+    first, second = slices_for(ep)
+    assert first["metadata"]["name"] == "web" and second["metadata"]["name"] == "web-1"
+    assert first["metadata"]["labels"]["kubernetes.io/service-name"] == "web"
+    assert [(e["addresses"], e["conditions"]["ready"]) for e in first["endpoints"]] == [
+        (["172.16.0.2"], True), (["172.16.0.3"], False)]
+    assert first["endpoints"][0]["nodeName"] == "n1"
+    assert first["ports"] == [{"name": "http", "port": 80, "protocol": "TCP"}]
+    assert second["addressType"] == "IPv6"
+    assert slices_for({"metadata": {"name": "x"}}) == []
