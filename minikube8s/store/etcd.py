@@ -408,13 +408,14 @@ class EtcdBackend:
         p = prefix.encode()
         last = from_revision  # highest revision delivered (or known to hold nothing for us)
         backoff = _WATCH_BACKOFF_MIN
-        attempt = 0
+        attempt = failures = 0
         while True:
             if self._closed:
                 raise Unavailable("etcd store is closed")
             ep = self._endpoints[(self._preferred + attempt) % len(self._endpoints)]
             call = ep.watch.Watch(metadata=ep.client.metadata)
             self._calls.add(call)
+            streaming = False
             try:
                 await call.write(rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
                     # From last, not last + 1: see the module docstring (0 would mean now).
@@ -432,7 +433,10 @@ class EtcdBackend:
                                  resp.cancel_reason)
                         break
                     if resp.created:
-                        backoff = _WATCH_BACKOFF_MIN
+                        if failures:
+                            log.info("etcd watch on %s resumed via %s after revision %d",
+                                     prefix, ep.name, last)
+                        streaming, failures, backoff = True, 0, _WATCH_BACKOFF_MIN
                         continue
                     for i, ev in enumerate(resp.events):
                         if i:
@@ -456,13 +460,16 @@ class EtcdBackend:
                     raise Unavailable("etcd store closed during watch") from e
                 if e.code() not in _TRANSIENT:
                     raise self._map(e, f"watch {prefix}") from e
-                log.debug("etcd watch on %s via %s broke: %s", prefix, ep.name, e.details())
+                log.log(logging.WARNING if streaming else logging.DEBUG,
+                        "etcd watch on %s via %s broke (%s); retrying after revision %d",
+                        prefix, ep.name, e.details(), last)
             finally:
                 self._calls.discard(call)
                 call.cancel()
             if self._closed:
                 raise Unavailable("etcd store is closed")
             attempt += 1
+            failures += 1
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, _WATCH_BACKOFF_MAX)
 

@@ -167,12 +167,12 @@ async def test_watch_survives_etcd_restart(tmp_path: Path) -> None:
         start = await backend.current_revision()
         expected: list[tuple[EventType, str, int]] = []
 
-        async def create(key: str, value: bytes) -> int:
-            kv = await backend.create(p + key, value)
+        async def create(via: Backend, key: str, value: bytes) -> int:
+            kv = await via.create(p + key, value)
             expected.append((EventType.CREATE, p + key, kv.mod_revision))
             return kv.mod_revision
 
-        revs = {f"k{i}": await create(f"k{i}", b"before") for i in range(5)}
+        revs = {f"k{i}": await create(backend, f"k{i}", b"before") for i in range(5)}
         collector = Collector(backend, p, start)
         await collector.wait_for(5)
 
@@ -184,24 +184,33 @@ async def test_watch_survives_etcd_restart(tmp_path: Path) -> None:
             await backend.get(p + "k0")
         with pytest.raises(Unavailable):
             await backend.list(p)
-        await asyncio.sleep(0.5)  # let the watcher notice and retry a few times
+        # Long enough for the watcher's retry backoff to reach its ceiling, so the writes below
+        # (from a fresh client, connected at once) most likely land before it reconnects and
+        # it has to catch up from its last revision.
+        await asyncio.sleep(1.5)
         await asyncio.to_thread(etcd.start)
 
-        # The channel reconnects on its own backoff; the first writes may still see Unavailable.
+        writer = await open_store(etcd.url)
+        try:
+            for i in range(5, 10):
+                revs[f"k{i}"] = await create(writer, f"k{i}", b"after")
+            for key in ("k1", "k6"):
+                kv = await writer.update(p + key, b"changed", expected_revision=revs[key])
+                expected.append((EventType.UPDATE, p + key, kv.mod_revision))
+            ev = await writer.delete(p + "k2")
+            expected.append((EventType.DELETE, p + "k2", ev.revision))
+        finally:
+            await writer.close()
+
+        # The old client's channel reconnects on its own backoff, then works again.
         for _ in range(100):
             try:
-                await backend.current_revision()
+                assert (await backend.get(p + "k9")).value == b"after"
                 break
             except Unavailable:
                 await asyncio.sleep(0.1)
-        for i in range(5, 10):
-            revs[f"k{i}"] = await create(f"k{i}", b"after")
-        for key in ("k1", "k6"):
-            kv = await backend.update(p + key, b"changed", expected_revision=revs[key])
-            expected.append((EventType.UPDATE, p + key, kv.mod_revision))
-        ev = await backend.delete(p + "k2")
-        expected.append((EventType.DELETE, p + "k2", ev.revision))
-
+        else:
+            pytest.fail("the first client never reconnected")
         events = await collector.wait_for(len(expected))
         await asyncio.sleep(0.3)  # anything repeated would show up now
         got = [(e.type, e.kv.key, e.revision) for e in collector.events]
