@@ -108,3 +108,14 @@ def test_describe_service_endpoints(kubectl: Kubectl) -> None:
     out = kubectl("describe", "svc", "kubernetes", "-n", "default").out
     line = next(ln for ln in out.splitlines() if ln.startswith("Endpoints:"))
     assert line.split()[1] == f"127.0.0.1:{port}", out
+
+
+def test_sort_by_uses_full_objects(kubectl: Kubectl, ns: str) -> None:
+    # --sort-by makes kubectl ask for Table rows with includeObject=Object.
+    for name in ("sc", "sa", "sb"):
+        kubectl("run", name, "--image=nginx:1.27", "-n", ns)
+    out = kubectl("get", "pods", "-n", ns, "--sort-by=.metadata.name", "--no-headers").out
+    assert [line.split()[0] for line in out.splitlines()] == ["sa", "sb", "sc"]
+    rev = kubectl("get", "pods", "-n", ns, "--sort-by=.spec.containers[0].name",
+                  "-o", "name").out.split()
+    assert sorted(rev) == ["pod/sa", "pod/sb", "pod/sc"]
