@@ -159,6 +159,28 @@ async def test_concurrent_read_modify_write_loses_no_increment(
     assert conflicts > 0
 
 
+async def test_concurrent_creates_of_one_key_have_one_winner(backend: Backend, pfx: str) -> None:
+    results = await asyncio.gather(
+        *(backend.create(pfx + "race", str(i).encode()) for i in range(20)),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if isinstance(r, KeyValue)]
+    assert len(winners) == 1
+    assert all(isinstance(r, AlreadyExists) for r in results if not isinstance(r, KeyValue))
+    assert await backend.get(pfx + "race") == winners[0]
+
+
+async def test_old_revision_of_a_recreated_key_conflicts(backend: Backend, pfx: str) -> None:
+    a = await backend.create(pfx + "a", b"1")
+    await backend.delete(pfx + "a")
+    b = await backend.create(pfx + "a", b"2")
+    with pytest.raises(Conflict):
+        await backend.update(pfx + "a", b"3", expected_revision=a.mod_revision)
+    with pytest.raises(Conflict):
+        await backend.delete(pfx + "a", expected_revision=a.mod_revision)
+    assert await backend.get(pfx + "a") == b
+
+
 # -- lists -------------------------------------------------------------------------------------
 
 
@@ -239,6 +261,27 @@ async def test_list_at_old_revision_sees_deleted_and_old_values(
     old = await backend.list(pfx, revision=r)
     assert old.items == [a, b]
     assert old.revision == r
+
+
+async def test_list_prefix_is_a_plain_string_prefix(backend: Backend, pfx: str) -> None:
+    for name in ["a", "a/b", "ab", "a0", "b", "a\u00e9", "a\u4e2d/x", "\u00e9"]:
+        await backend.create(pfx + name, name.encode())
+    got = [kv.key.removeprefix(pfx) for kv in (await backend.list(pfx + "a")).items]
+    assert got == ["a", "a/b", "a0", "ab", "a\u00e9", "a\u4e2d/x"]
+    after = await backend.list(pfx + "a", start_after=pfx + "ab")
+    assert [kv.key.removeprefix(pfx) for kv in after.items] == ["a\u00e9", "a\u4e2d/x"]
+    past = await backend.list(pfx + "a", start_after=pfx + "zzz", limit=3)
+    assert past.items == []
+    assert past.more is False
+
+
+async def test_large_values_and_large_lists(backend: Backend, pfx: str) -> None:
+    # Kubernetes objects go up to ~1.5 MB; a list of several exceeds gRPC's default 4 MiB.
+    big = bytes(range(256)) * 4096  # 1 MiB
+    kvs = [await backend.create(f"{pfx}big/{i}", big) for i in range(6)]
+    assert (await backend.get(pfx + "big/0")).value == big
+    res = await backend.list(pfx + "big/")
+    assert res.items == kvs
 
 
 # -- watch -------------------------------------------------------------------------------------
@@ -334,6 +377,18 @@ async def test_many_watchers_get_identical_streams(backend: Backend, pfx: str) -
     streams = await asyncio.gather(*tasks)
     assert all(s == streams[0] for s in streams)
     assert [e.revision for e in streams[0]] == list(range(r0 + 1, r0 + 31))
+
+
+async def test_watch_from_a_future_revision_waits_for_it(backend: Backend, pfx: str) -> None:
+    r0 = await backend.current_revision()
+    it = backend.watch(pfx, from_revision=r0 + 2)
+    got = asyncio.create_task(take(it, 1))
+    await asyncio.sleep(0.1)
+    await backend.create(pfx + "1", b"")
+    await backend.create(pfx + "2", b"")
+    third = await backend.create(pfx + "3", b"")
+    (ev,) = await got
+    assert ev.kv == third
 
 
 # -- compaction --------------------------------------------------------------------------------
