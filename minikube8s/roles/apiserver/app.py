@@ -16,17 +16,15 @@ Status, never an HTML page. The access-log middleware writes one line per reques
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 from ...api import errors
-from . import handlers, params, subresources, watch
+from . import discovery, handlers, metrics, openapi, params, subresources, watch
 from .keys import HUBS, READY, REGISTRY, SETTINGS, Settings
 from .registry import Registry
 
@@ -180,27 +178,10 @@ async def api_handler(request: web.Request) -> web.StreamResponse:
     return await handlers.dispatch(request, target)
 
 
-def _optional_register(module: str, app: web.Application) -> None:
-    """Neighbours that add their own routes (discovery, openapi, metrics), when present."""
-    try:
-        mod: Any = importlib.import_module(f"minikube8s.roles.apiserver.{module}")
-    except ImportError as e:
-        log.warning("apiserver.%s not available: %s", module, e)
-        return
-    mod.register(app)
-
-
 def build_app(registry: Registry, *, ready: asyncio.Event,
               settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    middlewares: list[Any] = [access_middleware]
-    try:
-        from .metrics import metrics_middleware
-    except ImportError:
-        pass
-    else:
-        middlewares.append(metrics_middleware)
-    middlewares.append(error_middleware)
+    middlewares = [access_middleware, metrics.metrics_middleware, error_middleware]
     # aiohttp's own limit sits above ours so params.read_body reports 413 in Kubernetes' words.
     app = web.Application(middlewares=middlewares, client_max_size=params.MAX_BODY + 1024)
     app[REGISTRY] = registry
@@ -210,8 +191,8 @@ def build_app(registry: Registry, *, ready: asyncio.Event,
     for path, h in (("/healthz", healthz), ("/livez", healthz), ("/readyz", readyz)):
         app.router.add_get(path, h)
         app.router.add_get(path + "/", h)
-    for module in ("discovery", "openapi", "metrics"):
-        _optional_register(module, app)
+    for module in (discovery, openapi, metrics):
+        module.register(app)
     app.router.add_route("*", "/{tail:.*}", api_handler, name=_CATCH_ALL)
 
     async def close_hubs(app: web.Application) -> None:

@@ -18,30 +18,15 @@ from aiohttp import web
 from ...config import NodeConfig
 from ...store import base as store
 from ...tasks import Supervisor
+from .admission import build_chain
 from .app import build_app
-from .interfaces import AdmissionPlugin, Strategy
+from .bootstrap import ensure_defaults
+from .interfaces import Strategy
 from .keys import Settings
 from .registry import Registry
+from .services import ServiceStrategy
 
 log = logging.getLogger("minikube8s.apiserver")
-
-
-def _admission(names: str) -> list[AdmissionPlugin]:
-    try:
-        from .admission import build_chain
-    except ImportError as e:
-        log.warning("admission plugins not available (%s): running without admission", e)
-        return []
-    return list(build_chain(names))
-
-
-def _strategies(cfg: NodeConfig, backend: store.Backend) -> dict[str, Strategy]:
-    try:
-        from .services import ServiceStrategy
-    except ImportError as e:
-        log.warning("service strategy not available (%s): no clusterIP allocation", e)
-        return {}
-    return {"services": ServiceStrategy(cfg.portal_net, store=backend)}
 
 
 class ApiServer:
@@ -57,8 +42,10 @@ class ApiServer:
         self.cfg = cfg
         self.ready = ready
         self.supervisor = supervisor
-        self.registry = Registry(backend, admission=_admission(cfg.admission_control),
-                                 strategies=_strategies(cfg, backend))
+        strategies: dict[str, Strategy] = {
+            "services": ServiceStrategy(cfg.portal_net, store=backend)}
+        self.registry = Registry(backend, admission=build_chain(cfg.admission_control),
+                                 strategies=strategies)
         self.app = build_app(self.registry, ready=ready, settings=settings)
         self._runner: web.AppRunner | None = None
         self.host = cfg.insecure_bind_address
@@ -87,11 +74,6 @@ class ApiServer:
         log.info("API server ready at %s", self.url)
 
     async def _bootstrap(self) -> None:
-        try:
-            from .bootstrap import ensure_defaults
-        except ImportError as e:
-            log.warning("bootstrap not available (%s): no default namespaces", e)
-            return
         host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         await ensure_defaults(self.registry, api_host=host, api_port=self.port,
                               portal_net=self.cfg.portal_net)
