@@ -182,6 +182,8 @@ class SQLiteBackend:
         self._lock_fd = -1
         self._closed = False
         self._compactor: asyncio.Task[None] | None = None
+        self.commits = 0
+        """Write transactions committed (group commit: usually far fewer than writes)."""
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -395,8 +397,16 @@ class SQLiteBackend:
                         self._compact_step(op)
             except BaseException as e:  # never let the writer die with callers waiting
                 log.exception("sqlite writer: unexpected failure")
+                conn = self._wconn
+                if conn is not None and conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.rollback()
                 err = Unavailable(f"sqlite writer failed: {e!r}")
-                self._loop.call_soon_threadsafe(self._resolve, [(op.future, err) for op in batch])
+                # Futures already resolved by an earlier delivery are skipped by _resolve.
+                with contextlib.suppress(RuntimeError):  # the event loop is already closed
+                    self._loop.call_soon_threadsafe(
+                        self._resolve, [(op.future, err) for op in batch]
+                    )
         if self._wconn is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._wconn.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -427,6 +437,7 @@ class SQLiteBackend:
             self._loop.call_soon_threadsafe(self._resolve, [(op.future, err) for op in ops])
             return
         self._wrev = rev
+        self.commits += 1
         self._loop.call_soon_threadsafe(self._deliver, events, results)
 
     @staticmethod
