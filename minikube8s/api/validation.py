@@ -11,12 +11,14 @@ names.py, quantities in quantity.py. Pod-spec rules are in podspec.py.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 from collections.abc import Callable
 from typing import Any
 
 from . import errors, names, quantity
 from .errors import Cause
+from .meta import is_namespaced
 from .podspec import (
     as_dict,
     as_list,
@@ -155,8 +157,6 @@ def _pod_spec_update(new: dict[str, Any], old: dict[str, Any], *,
                      allow_binding: bool) -> list[Cause]:
     # Overlay the mutable fields of the new spec on a copy of the old one: anything else that
     # differs is a forbidden change (ValidatePodUpdate does the same with a deep copy).
-    import copy
-
     masked = copy.deepcopy(new)
     for key in ("containers", "initContainers"):
         new_cs, old_cs = as_list(masked.get(key)), as_list(old.get(key))
@@ -532,8 +532,6 @@ _KINDS: dict[str, tuple[NameFn, Callable[[Object, Object | None, str], list[Caus
 
 
 def _namespaced(obj: Object) -> bool:
-    from .meta import is_namespaced
-
     return obj.get("kind") not in ("Scale",) and is_namespaced(obj)
 
 
