@@ -177,6 +177,11 @@ class EtcdBackend:
         self._closed = False
         self._calls: set[Any] = set()  # open watch streams, cancelled by close()
 
+    @property
+    def preferred_endpoint(self) -> str:
+        """host:port of the endpoint calls go to first (the last one that answered)."""
+        return self._endpoints[self._preferred].name
+
     async def connect(self) -> None:
         for ep in self._endpoints:
             await ep.connect()
@@ -413,7 +418,9 @@ class EtcdBackend:
             if self._closed:
                 raise Unavailable("etcd store is closed")
             ep = self._endpoints[(self._preferred + attempt) % len(self._endpoints)]
-            call = ep.watch.Watch(metadata=ep.client.metadata)
+            # hasleader: a member cut off from the quorum ends the stream (as clientv3's
+            # WithRequireLeader) instead of silently delivering nothing; we move on.
+            call = ep.watch.Watch(metadata=(*(ep.client.metadata or ()), ("hasleader", "true")))
             self._calls.add(call)
             streaming = False
             try:

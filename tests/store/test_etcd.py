@@ -9,9 +9,14 @@ base.Gone, and URL parsing.
 from __future__ import annotations
 
 import asyncio
+import functools
+import subprocess
+import time
+import urllib.request
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -25,11 +30,12 @@ from minikube8s.store.base import (
     NotFound,
     Unavailable,
 )
-from minikube8s.store.etcd import open_etcd, parse_endpoints
+from minikube8s.store.etcd import EtcdBackend, open_etcd, parse_endpoints
 from minikube8s.store.registry import open_store
-from tests.fixtures.etcd import EtcdProcess, free_port
+from tests.fixtures.etcd import EtcdProcess, etcd_binary, free_port
 
 pytestmark = pytest.mark.etcd
+T = TypeVar("T")
 
 
 def unique_prefix() -> str:
@@ -280,3 +286,104 @@ async def test_list_at_future_revision_reads_now(store: Backend) -> None:
     kv = await store.create(p + "a", b"1")
     listed = await store.list(p, revision=kv.mod_revision + 1000)
     assert listed.items == [kv] and listed.revision >= kv.mod_revision
+
+
+class EtcdCluster:
+    """Three real etcd members on loopback, so one can die while the cluster keeps quorum."""
+
+    def __init__(self, data_dir: Path, size: int = 3) -> None:
+        self.members = [(f"m{i}", free_port(), free_port()) for i in range(size)]
+        self.data_dir = data_dir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        return "etcd://" + ",".join(f"127.0.0.1:{c}" for _, c, _ in self.members)
+
+    def start(self) -> None:
+        cluster = ",".join(f"{n}=http://127.0.0.1:{p}" for n, _, p in self.members)
+        for name, client, peer in self.members:
+            self.procs[name] = subprocess.Popen(
+                [
+                    etcd_binary(), "--name", name, "--data-dir", str(self.data_dir / name),
+                    "--listen-client-urls", f"http://127.0.0.1:{client}",
+                    "--advertise-client-urls", f"http://127.0.0.1:{client}",
+                    "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                    "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                    "--initial-cluster", cluster, "--initial-cluster-state", "new",
+                    "--heartbeat-interval", "50", "--election-timeout", "500",
+                    "--log-level", "error",
+                ],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        # /health is true only once the member sees a leader: the cluster has formed.
+        deadline = time.monotonic() + 30
+        for _, client, _ in self.members:
+            while True:
+                try:
+                    health = f"http://127.0.0.1:{client}/health"
+                    with urllib.request.urlopen(health, timeout=1) as r:
+                        if b"true" in r.read():
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("etcd cluster did not become healthy")
+                time.sleep(0.1)
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait()
+
+    def stop(self) -> None:
+        for name in list(self.procs):
+            self.kill(name)
+
+
+async def retry_unavailable(op: Callable[[], Awaitable[T]], *, within: float = 20.0) -> T:
+    """Writes during a leader election fail with Unavailable; a caller retries them."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            return await op()
+        except Unavailable:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.slow
+async def test_failover_to_another_member(tmp_path: Path) -> None:
+    cluster = EtcdCluster(tmp_path)
+    await asyncio.to_thread(cluster.start)
+    collector: Collector | None = None
+    backend: Backend | None = None
+    try:
+        backend = await retry_unavailable(lambda: open_store(cluster.url))
+        p = "/failover/"
+        start = await backend.current_revision()
+        collector = Collector(backend, p, start)
+        before = [
+            await retry_unavailable(functools.partial(backend.create, f"{p}a{i}", b"1"))
+            for i in range(3)
+        ]
+        await collector.wait_for(3)
+
+        # Kill the member this client is using (its watch stream runs there too).
+        assert isinstance(backend, EtcdBackend)
+        in_use = backend.preferred_endpoint
+        cluster.kill(next(n for n, c, _ in cluster.members if in_use.endswith(f":{c}")))
+        after = [
+            await retry_unavailable(functools.partial(backend.create, f"{p}b{i}", b"2"))
+            for i in range(3)
+        ]
+        events = await collector.wait_for(6)
+        assert [e.kv for e in events] == before + after
+        assert (await backend.get(f"{p}b2")).value == b"2"
+    finally:
+        if collector is not None:
+            await collector.stop()
+        if backend is not None:
+            await backend.close()
+        cluster.stop()
