@@ -44,6 +44,7 @@ import aetcd
 import grpc
 from aetcd import rpc
 
+from ._common import BadURL, number, url_options
 from .base import (
     AlreadyExists,
     Backend,
@@ -98,23 +99,24 @@ def parse_endpoints(url: str) -> list[tuple[str, int]]:
     """``etcd://a:2379,b:2379`` -> [("a", 2379), ("b", 2379)]; ``[::1]:2379`` is allowed."""
     parts = urlsplit(url)
     if parts.scheme != "etcd":
-        raise StoreError(f"not an etcd URL: {url!r}")
+        raise BadURL(f"not an etcd URL: {url!r}")
     endpoints: list[tuple[str, int]] = []
     for item in parts.netloc.split(","):
         item = item.strip()
         if not item:
             continue
-        host, port = item, DEFAULT_PORT
+        host, port = item, str(DEFAULT_PORT)
         if item.startswith("["):
             host, _, rest = item[1:].partition("]")
             if rest.startswith(":"):
-                port = int(rest[1:])
+                port = rest[1:]
         elif item.count(":") == 1:
-            host, _, p = item.partition(":")
-            port = int(p)
-        endpoints.append((host, port))
+            host, _, port = item.partition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise BadURL(f"bad endpoint {item!r} in etcd URL {url!r}; use host:port")
+        endpoints.append((host, int(port)))
     if not endpoints:
-        raise StoreError(f"no endpoints in etcd URL {url!r}; use etcd://host:port[,host:port]")
+        raise BadURL(f"no endpoints in etcd URL {url!r}; use etcd://host:port[,host:port]")
     return endpoints
 
 
@@ -506,8 +508,13 @@ def _event(ev: Any) -> Event:
 
 
 async def open_etcd(url: str) -> Backend:
-    """Connect to the etcd cluster named by url; raises Unavailable if no endpoint answers."""
-    backend = EtcdBackend(parse_endpoints(url))
+    """Connect to the etcd cluster named by url; raises Unavailable if no endpoint answers.
+
+    ``?timeout=SECONDS`` sets the deadline of each unary call (default 10)."""
+    opts = url_options(url, {"timeout"})
+    backend = EtcdBackend(
+        parse_endpoints(url), timeout=number(url, opts, "timeout", RPC_TIMEOUT) or RPC_TIMEOUT
+    )
     await backend.connect()
     try:
         await backend.current_revision()

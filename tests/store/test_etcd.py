@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import pytest
 
+from minikube8s.store._common import BadURL
 from minikube8s.store.base import (
     AlreadyExists,
     Backend,
@@ -93,6 +94,14 @@ def test_parse_endpoints() -> None:
     assert parse_endpoints("etcd://127.0.0.1:2379") == [("127.0.0.1", 2379)]
     assert parse_endpoints("etcd://a:1,b:2, c") == [("a", 1), ("b", 2), ("c", 2379)]
     assert parse_endpoints("etcd://[::1]:4001") == [("::1", 4001)]
+    for bad in ("etcd://", "etcd://a:b", "etcd://a:0", "sqlite:///x", "etcd://:2379"):
+        with pytest.raises(BadURL):
+            parse_endpoints(bad)
+
+
+async def test_url_options_are_checked() -> None:
+    with pytest.raises(BadURL):
+        await open_etcd("etcd://127.0.0.1:2379?timout=3")
 
 
 async def test_cas_roundtrip(store: Backend) -> None:
