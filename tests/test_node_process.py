@@ -29,14 +29,16 @@ def wait_for_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30)
     assert proc.stdout is not None
     seen = []
     deadline = time.monotonic() + timeout
+    # Raw reads: select() on the fd cannot see lines already pulled into the text buffer.
+    fd = proc.stdout.fileno()
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+        ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
-            line = proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 65536).decode(errors="replace")
+            if not chunk:
                 break
-            seen.append(line)
-            if needle in line:
+            seen.append(chunk)
+            if needle in "".join(seen):
                 return "".join(seen)
     proc.kill()
     raise AssertionError(f"never saw {needle!r}; output:\n{''.join(seen)}")
