@@ -8,26 +8,25 @@ client read. The write pipeline follows interfaces.py: server metadata and defau
 ``Strategy.prepare_*``, validation, the admission chain, the store write, and
 ``Strategy.after_delete`` once an object is really gone.
 
-Deletion follows Kubernetes' rules: a scheduled pod is deleted gracefully (deletionTimestamp +
+Per-kind differences (status and finalize updates, create-on-update, grace periods) are in
+rules.py. Deletion follows Kubernetes: a scheduled pod is deleted gracefully (deletionTimestamp +
 deletionGracePeriodSeconds, removed when its kubelet deletes it again with grace 0); objects
 with finalizers get a deletionTimestamp and go when their last finalizer is removed.
 """
 
 from __future__ import annotations
 
-import builtins
 import copy
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...api import errors, selectors
 from ...api.resources import Resource
 from ...store import base as store
-from . import machinery
+from . import machinery, rules
 from .interfaces import AdmissionPlugin, Attributes, DefaultStrategy, Operation, Strategy
 from .params import CONTINUE_EXPIRED, decode_continue, encode_continue
 
@@ -39,8 +38,6 @@ Mutator = Callable[[Object], Awaitable[Object]]
 CAS_RETRIES = 20
 """How often a read-modify-write (patch, unconditional PUT, delete) retries on Conflict."""
 
-# Kinds that Kubernetes lets a PUT create (AllowCreateOnUpdate in their strategies).
-CREATE_ON_UPDATE = frozenset({"endpoints", "events", "limitranges"})
 
 _DEFAULT_STRATEGY = DefaultStrategy()
 
@@ -62,31 +59,12 @@ class WriteOptions:
     warnings: list[str] = field(default_factory=list)
 
 
-def _now_plus(seconds: int) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _md(obj: Object) -> dict[str, Any]:
     md = obj.get("metadata")
     if not isinstance(md, dict):
         md = {}
         obj["metadata"] = md
     return md
-
-
-def _store_error(e: store.StoreError, res: Resource, name: str) -> errors.APIError:
-    """Kubernetes' wording for what the store said."""
-    if isinstance(e, store.NotFound):
-        return errors.NotFound.of(res.name, name, group=res.group)
-    if isinstance(e, store.AlreadyExists):
-        return errors.AlreadyExists.of(res.name, name, group=res.group)
-    if isinstance(e, store.Conflict):
-        return errors.Conflict.of(res.name, name, group=res.group)
-    if isinstance(e, store.Gone):
-        return errors.Gone(f"too old resource version: {e.revision} ({e.compacted + 1})")
-    if isinstance(e, store.Unavailable):
-        return errors.ServiceUnavailable(f"the storage is unavailable: {e}", retry_after=1)
-    return errors.InternalError(f"storage error: {e}")
 
 
 class Registry:
@@ -129,7 +107,7 @@ class Registry:
         try:
             return await self.store.get(res.store_key(namespace, name))
         except store.StoreError as e:
-            raise _store_error(e, res, name) from e
+            raise rules.store_error(e, res, name) from e
 
     async def get(self, resource: Resource, namespace: str, name: str) -> Object:
         return self.decode(await self.get_kv(resource, namespace, name))
@@ -179,9 +157,9 @@ class Registry:
             except store.Gone as e:
                 if continue_token:
                     raise errors.Gone(CONTINUE_EXPIRED) from e
-                raise _store_error(e, res, "") from e
+                raise rules.store_error(e, res, "") from e
             except store.StoreError as e:
-                raise _store_error(e, res, "") from e
+                raise rules.store_error(e, res, "") from e
             read_rev = lr.revision
             stopped = False
             for i, kv in enumerate(lr.items):
@@ -215,7 +193,7 @@ class Registry:
         except store.NotFound:
             return ListPage([], str(rev))
         except store.StoreError as e:
-            raise _store_error(e, res, name) from e
+            raise rules.store_error(e, res, name) from e
         obj = self.decode(kv)
         rev = max(rev, kv.mod_revision)
         matched = labels.matches((obj.get("metadata") or {}).get("labels") or {}) and \
@@ -243,7 +221,7 @@ class Registry:
         if not name:
             raise errors.Invalid.of(res.kind, "", [errors.required(
                 "metadata.name", "name or generateName is required")], group=res.group)
-        _reset_status_on_create(res, obj)
+        rules.reset_status_on_create(res, obj)
         machinery.apply_defaults(obj)
         strategy = self.strategy(res)
         await strategy.prepare_create(obj, self)
@@ -259,7 +237,7 @@ class Registry:
             try:
                 kv = await self.store.create(key, self.encode(obj))
             except store.StoreError as e:
-                raise _store_error(e, res, name) from e
+                raise rules.store_error(e, res, name) from e
         except BaseException as e:
             # What prepare_create took (a Service's clusterIP) goes back when the write
             # does not happen.
@@ -289,14 +267,14 @@ class Registry:
             try:
                 kv = await self.store.get(res.store_key(namespace, name))
             except store.NotFound as e:
-                if res.name in CREATE_ON_UPDATE and not opts.subresource:
+                if res.name in rules.CREATE_ON_UPDATE and not opts.subresource:
                     try:
                         return await self.create_object(res, namespace, obj, opts), True
                     except errors.AlreadyExists:
                         continue
-                raise _store_error(e, res, name) from e
+                raise rules.store_error(e, res, name) from e
             except store.StoreError as e:
-                raise _store_error(e, res, name) from e
+                raise rules.store_error(e, res, name) from e
             if want_rv and want_rv != str(kv.mod_revision):
                 raise errors.Conflict.of(res.name, name, group=res.group)
             try:
@@ -333,24 +311,7 @@ class Registry:
                 f"URL ({name})")
         obj.setdefault("kind", res.kind)
         obj.setdefault("apiVersion", res.group_version)
-        if opts.subresource == "status":
-            new = copy.deepcopy(old)
-            if "status" in obj:
-                new["status"] = obj["status"]
-            else:
-                new.pop("status", None)
-            obj = new
-        elif opts.subresource == "finalize":
-            new = copy.deepcopy(old)
-            new.setdefault("spec", {})["finalizers"] = (obj.get("spec") or {}).get(
-                "finalizers") or []
-            obj = new
-        elif "status" in res.subresources and opts.subresource != "binding":
-            # The main resource cannot change status, as in Kubernetes' PrepareForUpdate.
-            if "status" in old:
-                obj["status"] = copy.deepcopy(old["status"])
-            else:
-                obj.pop("status", None)
+        obj = rules.shape_update(res, obj, old, opts.subresource)
         machinery.prepare_for_update(obj, old)
         namespace = str(old_md.get("namespace") or "")
         if opts.subresource == "binding":
@@ -358,15 +319,6 @@ class Registry:
             # skips defaulting, strategies and admission.
             machinery.validate(obj, old=old, subresource="binding")
             return await self._write(res, kv, obj, retryable=retryable)
-        if res.name == "namespaces" and opts.subresource != "finalize":
-            # Only /finalize changes spec.finalizers (namespace strategy PrepareForUpdate).
-            fins = (old.get("spec") or {}).get("finalizers")
-            spec = obj.setdefault("spec", {})
-            if isinstance(spec, dict):
-                if fins is None:
-                    spec.pop("finalizers", None)
-                else:
-                    spec["finalizers"] = copy.deepcopy(fins)
         if opts.subresource != "finalize":
             # (defaulting would put back the "kubernetes" finalizer /finalize just removed;
             # the rest of a finalized object is the stored, already defaulted one)
@@ -384,7 +336,7 @@ class Registry:
             # does the same): the resourceVersion stays, watchers see nothing, and kubectl
             # prints "patched (no change)".
             return obj
-        if _md(obj).get("deletionTimestamp") and self._removable(res, obj):
+        if _md(obj).get("deletionTimestamp") and rules.removable(res, obj):
             return await self._remove(res, kv, obj, retryable=retryable)
         return await self._write(res, kv, obj, retryable=retryable)
 
@@ -399,26 +351,10 @@ class Registry:
                 raise _Retry() from e
             raise errors.Conflict.of(res.name, name, group=res.group) from e
         except store.StoreError as e:
-            raise _store_error(e, res, name) from e
+            raise rules.store_error(e, res, name) from e
         return self.decode(new_kv)
 
     # -- deletion -----------------------------------------------------------------------------
-
-    @staticmethod
-    def _finalizers(res: Resource, obj: Object) -> builtins.list[Any]:
-        fins = list((obj.get("metadata") or {}).get("finalizers") or [])
-        if res.name == "namespaces":
-            fins += list((obj.get("spec") or {}).get("finalizers") or [])
-        return fins
-
-    def _removable(self, res: Resource, obj: Object) -> bool:
-        """A deleting object goes once nothing holds it: no finalizers, and for a pod, its
-        grace period already cut to 0 (the kubelet's final delete)."""
-        if self._finalizers(res, obj):
-            return False
-        if res.name == "pods":
-            return int((obj.get("metadata") or {}).get("deletionGracePeriodSeconds") or 0) == 0
-        return True
 
     async def _remove(self, res: Resource, kv: store.KeyValue, obj: Object, *,
                       retryable: bool) -> Object:
@@ -430,7 +366,7 @@ class Registry:
                 raise _Retry() from e
             raise errors.Conflict.of(res.name, name, group=res.group) from e
         except store.StoreError as e:
-            raise _store_error(e, res, name) from e
+            raise rules.store_error(e, res, name) from e
         gone = copy.deepcopy(obj)
         _md(gone)["resourceVersion"] = str(ev.revision)
         try:
@@ -438,18 +374,6 @@ class Registry:
         except Exception:
             log.exception("after_delete of %s %s failed", res.name, name)
         return gone
-
-    @staticmethod
-    def _grace(res: Resource, obj: Object, requested: int | None) -> int:
-        if res.name != "pods":
-            return 0
-        spec = obj.get("spec") or {}
-        phase = (obj.get("status") or {}).get("phase")
-        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
-            return 0
-        if requested is not None:
-            return max(0, requested)
-        return int(spec.get("terminationGracePeriodSeconds", 30) or 0)
 
     async def delete(self, resource: Resource, namespace: str, name: str) -> None:
         await self.delete_object(resource, namespace, name)
@@ -472,13 +396,13 @@ class Registry:
             kv = await self.get_kv(res, namespace, name)
             obj = self.decode(kv)
             md = obj["metadata"]
-            _check_preconditions(res, obj, preconditions)
+            rules.check_preconditions(res, obj, preconditions)
             if opts.admit and not admitted:
                 await self._admit(Attributes(Operation.DELETE, res, namespace, name, old=obj,
                                              dry_run=opts.dry_run, warnings=opts.warnings))
                 admitted = True
-            grace = self._grace(res, obj, grace_period)
-            fins = self._finalizers(res, obj)
+            grace = rules.grace_period(res, obj, grace_period)
+            fins = rules.finalizers(res, obj)
             if grace == 0 and not fins:
                 if opts.dry_run:
                     return obj, True
@@ -490,7 +414,7 @@ class Registry:
             nmd = new["metadata"]
             current = md.get("deletionGracePeriodSeconds")
             if not md.get("deletionTimestamp") or (current is not None and grace < current):
-                nmd["deletionTimestamp"] = _now_plus(grace)
+                nmd["deletionTimestamp"] = rules.now_plus(grace)
                 nmd["deletionGracePeriodSeconds"] = grace
             if res.name == "namespaces":
                 new.setdefault("status", {})["phase"] = "Terminating"
@@ -502,7 +426,7 @@ class Registry:
             except store.Conflict:
                 continue
             except store.StoreError as e:
-                raise _store_error(e, res, name) from e
+                raise rules.store_error(e, res, name) from e
             return self.decode(new_kv), False
         raise errors.Conflict.of(res.name, name, group=res.group)
 
@@ -513,42 +437,3 @@ class _DryRun(Exception):
 
 class _Retry(Exception):
     """A CAS lost inside guaranteed_update or delete: read again and redo."""
-
-
-def _check_preconditions(res: Resource, obj: Object, pre: Mapping[str, Any] | None) -> None:
-    if not pre:
-        return
-    md = obj.get("metadata") or {}
-    name = str(md.get("name") or "")
-    uid, rv = pre.get("uid"), pre.get("resourceVersion")
-    if uid and uid != md.get("uid"):
-        raise errors.Conflict(
-            f'Operation cannot be fulfilled on {res.name} "{name}": Precondition failed: '
-            f"UID in precondition: {uid}, UID in object meta: {md.get('uid')}",
-            kind=res.name, name=name, group=res.group)
-    if rv and str(rv) != md.get("resourceVersion"):
-        raise errors.Conflict(
-            f'Operation cannot be fulfilled on {res.name} "{name}": Precondition failed: '
-            f"ResourceVersion in precondition: {rv}, ResourceVersion in object meta: "
-            f"{md.get('resourceVersion')}",
-            kind=res.name, name=name, group=res.group)
-
-
-def _reset_status_on_create(res: Resource, obj: Object) -> None:
-    """Status is the controllers' and kubelets' business: Kubernetes' PrepareForCreate drops
-    what a client sent (pods start Pending, namespaces Active, RCs and services empty)."""
-    if res.name == "pods":
-        obj["status"] = {"phase": "Pending"}
-    elif res.name == "namespaces":
-        obj["status"] = {"phase": "Active"}
-        spec = obj.setdefault("spec", {})
-        if not isinstance(spec, dict):
-            return
-        fins = spec.setdefault("finalizers", [])
-        if isinstance(fins, list) and "kubernetes" not in fins:
-            fins.append("kubernetes")
-    elif res.name == "replicationcontrollers":
-        obj["status"] = {"replicas": 0}
-    elif res.name == "services":
-        obj["status"] = {"loadBalancer": {}}
-
