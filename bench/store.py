@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import datetime
 import importlib
+import os
 import platform
 import statistics
 import sys
@@ -208,15 +209,14 @@ def report(figs: list[Figures], *, args: argparse.Namespace, elapsed: float) -> 
     when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     lines.append(
         f"\n{when}; python {platform.python_version()} on {platform.machine()}, "
-        f"{_cpus()} CPUs; {args.duration:g} s per throughput phase, {args.samples} idle "
-        f"latency samples; run took {elapsed:.0f} s."
+        f"{_cpus()} CPUs (load average {os.getloadavg()[0]:.1f} at the end); "
+        f"{args.duration:g} s per throughput phase, {args.samples} idle latency samples; "
+        f"run took {elapsed:.0f} s."
     )
     return "\n".join(lines)
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 
