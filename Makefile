@@ -39,6 +39,7 @@ unit: venv
 
 bench: sysdeps-test venv
 	$(BIN)/python bench/store.py
+	$(BIN)/python bench/apiserver.py
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache

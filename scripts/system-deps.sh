@@ -5,7 +5,7 @@
 set -euo pipefail
 profile=${1:-node}
 node_pkgs=(nftables libnftables1 iproute2)
-test_pkgs=(etcd-server socat)
+test_pkgs=(etcd-server socat wrk)  # wrk: bench/apiserver.py's load generator
 pkgs=("${node_pkgs[@]}")
 [ "$profile" = test ] && pkgs+=("${test_pkgs[@]}")
 
