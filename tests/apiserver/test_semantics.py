@@ -330,3 +330,11 @@ async def test_noop_update_is_not_written(api: InProcessApi) -> None:
     assert (await r.json())["metadata"]["resourceVersion"] == rv
     r = await api.http.put(f"{PODS}/nc", json=p)
     assert (await r.json())["metadata"]["resourceVersion"] == rv
+
+
+async def test_eviction_deletes(api: InProcessApi) -> None:
+    await create(api, pod("ev1"))
+    r = await api.http.post(f"{PODS}/ev1/eviction", json={
+        "apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "ev1"}})
+    assert r.status == 201, await r.text()
+    assert (await api.http.get(f"{PODS}/ev1")).status == 404

@@ -1,5 +1,5 @@
 """Subresources: pods/binding, */status, namespaces/finalize, replicationcontrollers/scale,
-pods/log and pods/exec.
+pods/eviction, pods/log and pods/exec.
 
 app.py routes ``.../NAME/SUB`` here. Status and finalize are the ordinary update pipeline with
 ``WriteOptions.subresource`` set (registry.py keeps everything but status, or spec.finalizers).
@@ -173,6 +173,25 @@ async def status(request: web.Request, target: Target) -> web.Response:
     raise handlers._not_allowed(request.method)
 
 
+# -- eviction -----------------------------------------------------------------------------------
+
+
+async def evict(request: web.Request, target: Target) -> web.Response:
+    """POST pods/NAME/eviction (kubectl drain): a graceful delete. There are no
+    PodDisruptionBudgets to consult yet, so every eviction is allowed."""
+    body = await params.read_object(request)
+    opts = body.get("deleteOptions") or {}
+    grace = opts.get("gracePeriodSeconds")
+    if grace is not None and not isinstance(grace, int):
+        raise errors.BadRequest("deleteOptions.gracePeriodSeconds must be an integer")
+    await request.app[REGISTRY].delete_object(
+        target.resource, target.namespace, target.name, grace_period=grace,
+        preconditions=opts.get("preconditions"), opts=handlers.write_options(request))
+    return handlers.json_response(
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+         "code": 201}, status=201)
+
+
 # -- log, exec ----------------------------------------------------------------------------------
 
 
@@ -200,6 +219,10 @@ async def handle(request: web.Request, target: Target) -> web.StreamResponse:
         return await handlers.update(request, target)
     if sub == "scale" and target.resource.name == "replicationcontrollers":
         return await scale(request, target)
+    if sub == "eviction" and target.resource.name == "pods":
+        if m != "POST":
+            raise handlers._not_allowed(m)
+        return await evict(request, target)
     if sub == "log" and target.resource.name == "pods":
         if m != "GET":
             raise handlers._not_allowed(m)
