@@ -46,6 +46,7 @@ class WatchHubs:
         self.queue_size = queue_size
         self._hubs: dict[str, Any] = {}
         self._encoded: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
+        self._decoded: OrderedDict[tuple[int, str], Object] = OrderedDict()
         self._closed = False
 
     def hub(self, res: Resource) -> Any:
@@ -65,6 +66,17 @@ class WatchHubs:
         it: AsyncIterator[store.Event] = self.hub(res).subscribe(
             from_revision, queue_size=self.queue_size)
         return it
+
+    def decoded(self, kv: store.KeyValue) -> Object:
+        """The object of a store value, decoded once for all watchers (treat as read-only)."""
+        key = (kv.mod_revision, kv.key)
+        obj = self._decoded.get(key)
+        if obj is None:
+            obj = Registry.decode(kv)
+            self._decoded[key] = obj
+            if len(self._decoded) > _ENCODED_CACHE:
+                self._decoded.popitem(last=False)
+        return obj
 
     def encoded(self, key: tuple[int, str, str], build: dict[str, Any]) -> bytes:
         line = self._encoded.get(key)
@@ -111,11 +123,11 @@ class _Filter:
         return self.labels.matches(labels) and self.fields.matches(obj)
 
 
-def _event_type(ev: store.Event, flt: _Filter) -> tuple[str, Object] | None:
+def _event_type(ev: store.Event, flt: _Filter, hubs: WatchHubs) -> tuple[str, Object] | None:
     """Kubernetes' view of one store event for a watcher with this filter, or None."""
     if not ev.kv.key.startswith(flt.prefix):
         return None
-    obj = Registry.decode(ev.kv)
+    obj = hubs.decoded(ev.kv)
     if ev.type == store.EventType.CREATE:
         return ("ADDED", obj) if not flt.filtering or flt.matches(obj) else None
     if ev.type == store.EventType.DELETE:
@@ -123,15 +135,17 @@ def _event_type(ev: store.Event, flt: _Filter) -> tuple[str, Object] | None:
     if not flt.filtering:
         return "MODIFIED", obj
     now = flt.matches(obj)
-    before = ev.prev is not None and flt.matches(Registry.decode(ev.prev))
-    if now and before:
+    before = hubs.decoded(ev.prev) if ev.prev is not None else None
+    was = before is not None and flt.matches(before)
+    if now and was:
         return "MODIFIED", obj
     if now:
         return "ADDED", obj
-    if before and ev.prev is not None:
-        old = Registry.decode(ev.prev)
-        old["metadata"]["resourceVersion"] = str(ev.revision)
-        return "DELETED", old
+    if was and before is not None:
+        # The object as it last matched, at the revision where it stopped matching.
+        gone = dict(before)
+        gone["metadata"] = {**before["metadata"], "resourceVersion": str(ev.revision)}
+        return "DELETED", gone
     return None
 
 
@@ -216,7 +230,7 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
         try:
             async for ev in events:
                 last = ev.revision
-                out = _event_type(ev, flt)
+                out = _event_type(ev, flt, request.app[HUBS])
                 if out is not None:
                     # The encoded-line cache is keyed by revision, so only objects that are
                     # the same for every watcher of the kind go through it.
@@ -275,6 +289,9 @@ async def _finish_pump(task: asyncio.Task[None], stream: _Stream, target: Target
             await stream.send_raw("ERROR", status)
     elif _is_slow_consumer(exc):
         log.info("cut off a slow watcher of %s", target.resource.name)
+    elif isinstance(exc, store.Unavailable):
+        # The client re-watches from its last resourceVersion once the store is back.
+        log.warning("watch of %s ended: store unavailable: %s", target.resource.name, exc)
     elif isinstance(exc, ConnectionError):
         log.debug("watch client went away")
     else:
