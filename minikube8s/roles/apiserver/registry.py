@@ -231,6 +231,7 @@ class Registry:
                 attrs = Attributes(Operation.CREATE, res, str(md.get("namespace") or ""), name,
                                    obj=obj, dry_run=opts.dry_run, warnings=opts.warnings)
                 await self._admit(attrs)
+            rules.drop_empty_metadata(obj)
             if opts.dry_run:
                 raise _DryRun()
             key = res.store_key(str(md.get("namespace") or ""), name)
@@ -330,6 +331,7 @@ class Registry:
                                subresource=opts.subresource, dry_run=opts.dry_run,
                                warnings=opts.warnings)
             await self._admit(attrs)
+        rules.drop_empty_metadata(obj)
         _md(obj)["resourceVersion"] = str(kv.mod_revision)
         if opts.dry_run or obj == old:
             # An update that changes nothing is not written (Kubernetes' GuaranteedUpdate

@@ -43,6 +43,19 @@ def store_error(e: store.StoreError, res: Resource, name: str) -> errors.APIErro
     return errors.InternalError(f"storage error: {e}")
 
 
+_OMIT_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
+
+
+def drop_empty_metadata(obj: Object) -> None:
+    """ObjectMeta's maps and lists are ``omitempty`` in Kubernetes: a patch that empties
+    annotations leaves no ``annotations: {}`` behind (kubectl diff shows the difference)."""
+    md = obj.get("metadata")
+    if isinstance(md, dict):
+        for key in _OMIT_EMPTY:
+            if key in md and not md[key]:
+                del md[key]
+
+
 def shape_update(res: Resource, obj: Object, old: Object, subresource: str) -> Object:
     """What an update may change, by the path it came through (Kubernetes' PrepareForUpdate
     of the resource and its status/finalize strategies)."""
