@@ -4,6 +4,7 @@ N workers but never two on one key, optional "call me again in N seconds"."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 
 from minikube8s.client import errors
@@ -39,7 +40,7 @@ async def test_error_requeues_with_doubling_backoff_then_success_forgets() -> No
     assert len(calls) == 3
     await clock.advance(4.0)    # then 4 s, and this one succeeds
     assert len(calls) == 4
-    assert [b - a for a, b in zip(calls, calls[1:], strict=False)] == [1.0, 2.0, 4.0]
+    assert [b - a for a, b in itertools.pairwise(calls)] == [1.0, 2.0, 4.0]
     assert q.num_requeues("k") == 0, "success forgets the failures"
     assert c.failures == 3
     await clock.advance(100)

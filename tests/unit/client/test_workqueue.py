@@ -79,12 +79,14 @@ async def test_never_two_workers_on_one_key() -> None:
             active.discard(key)
             processed.append(key)
             q.done(key)
+            if len(processed) >= 300:
+                enough.set()
 
+    enough = asyncio.Event()
     workers = [asyncio.create_task(worker()) for _ in range(8)]
     for i in range(50):
         q.add(f"k{i % 5}")
-    while len(processed) < 300:
-        await asyncio.sleep(0)
+    await asyncio.wait_for(enough.wait(), 5)
     q.shut_down()
     await asyncio.wait_for(asyncio.gather(*workers), 5)
     assert overlaps == []
