@@ -104,8 +104,9 @@ class Reflector:
         return n
 
     async def run(self) -> None:
-        """List and watch forever (until cancelled)."""
-        need_list = True
+        """List and watch forever (until cancelled). A reflector that already listed (its
+        sink holds state as of ``last_resource_version``) resumes with a watch."""
+        need_list = not self.last_resource_version
         while True:
             try:
                 if need_list:

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from ..api.resources import Resource
+from ..api.resources import Resource, lookup
 from . import errors
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,14 @@ class Response:
     @property
     def text(self) -> str:
         return self.body.decode(errors="replace")
+
+
+def resource(name: str) -> Resource:
+    """The Resource row for ``pods``, ``rc``, ``nodes``... (KeyError if unknown)."""
+    res = lookup(name)
+    if res is None:
+        raise KeyError(f"unknown resource {name!r}")
+    return res
 
 
 def resource_path(res: Resource, *, namespace: str = "", name: str = "",
@@ -378,10 +386,7 @@ class Client:
 
     async def bind(self, namespace: str, pod: str, node: str, *, uid: str = "") -> None:
         """POST pods/NAME/binding: the scheduler's one write. 409 Conflict if already bound."""
-        from ..api.resources import lookup
-
-        pods = lookup("pods")
-        assert pods is not None
+        pods = resource("pods")
         md: Object = {"name": pod, "namespace": namespace}
         if uid:
             md["uid"] = uid
