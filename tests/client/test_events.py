@@ -34,7 +34,7 @@ async def test_event_created_then_deduplicated(client: Client) -> None:
     try:
         rec.event(p, "Normal", "Scheduled", "Successfully assigned default/ev-pod to n1")
         await asyncio.wait_for(rec.flush(), 10)
-        sel = f"involvedObject.name=ev-pod,reason=Scheduled"
+        sel = "involvedObject.name=ev-pod,reason=Scheduled"
         evs = (await client.list(EVENTS, namespace="default", field_selector=sel))["items"]
         assert len(evs) == 1
         ev = evs[0]

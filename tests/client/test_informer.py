@@ -23,8 +23,8 @@ PODS = resource("pods")
 NAMESPACES = resource("namespaces")
 
 
-async def eventually(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def eventually(cond: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not cond():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
