@@ -27,10 +27,12 @@ from __future__ import annotations
 import asyncio
 import builtins
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from ..api import selectors
 from ..api.resources import Resource
+from ..api.selectors import LabelSelector
 from ..tasks import Supervisor
 from .clock import Clock, RealClock
 from .reflector import Reflector, describe, resource_version_of
@@ -39,9 +41,15 @@ from .rest import Client, Object, WatchEvent
 log = logging.getLogger(__name__)
 
 IndexFunc = Callable[[Object], Iterable[str]]
+NAMESPACE_INDEX = "namespace"
+"""Every informer of a namespaced kind has this index (client-go's NamespaceIndex)."""
 AddHandler = Callable[[Object], None]
 UpdateHandler = Callable[[Object, Object], None]
 DeleteHandler = Callable[[Object], None]
+
+
+def namespace_index(obj: Object) -> list[str]:
+    return [str((obj.get("metadata") or {}).get("namespace") or "")]
 
 
 def key_of(obj: Object) -> str:
@@ -131,6 +139,29 @@ class Cache:
     def list(self) -> builtins.list[Object]:
         return builtins.list(self._items.values())
 
+    def select(self, *, namespace: str = "",
+               selector: LabelSelector | Mapping[str, str] | str | None = None,
+               ) -> builtins.list[Object]:
+        """Cached objects in ``namespace`` (all if empty) whose labels match ``selector``: a
+        parsed LabelSelector, a matchLabels-style dict (an RC's spec.selector) or a string.
+        An empty or missing selector matches everything, as for a List."""
+        if namespace and self.has_indexer(NAMESPACE_INDEX):
+            objs = self.by_index(NAMESPACE_INDEX, namespace)
+        elif namespace:
+            objs = [o for o in self._items.values()
+                    if (o.get("metadata") or {}).get("namespace") == namespace]
+        else:
+            objs = self.list()
+        if selector is None or selector == "" or selector == {}:
+            return objs
+        if isinstance(selector, str):
+            sel = selectors.parse_label_selector(selector)
+        elif isinstance(selector, Mapping):
+            sel = selectors.selector_from_match_labels(selector)
+        else:
+            sel = selector
+        return [o for o in objs if sel.matches((o.get("metadata") or {}).get("labels") or {})]
+
     def index_keys(self, name: str, value: str) -> builtins.list[str]:
         if name not in self._indexers:
             raise KeyError(f"no indexer {name!r}")
@@ -165,6 +196,8 @@ class Informer(Cache):
         self._handlers: builtins.list[Handlers] = []
         self._synced = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        if resource.namespaced:
+            self.add_indexer(NAMESPACE_INDEX, namespace_index)
 
     # -- handlers -------------------------------------------------------------------------------
 

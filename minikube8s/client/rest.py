@@ -14,6 +14,7 @@ verbs; the CLI calls ``request``. Objects are plain dicts (the JSON as served).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json as jsonlib
 import logging
@@ -91,19 +92,24 @@ def resource_path(res: Resource, *, namespace: str = "", name: str = "",
 
 
 def parse_warning(value: str) -> str:
-    """The text of an RFC 7234 Warning header: ``299 - "text"`` -> ``text``."""
+    """The text of an RFC 7234 Warning header: ``299 - "text" [date]`` -> ``text``."""
     parts = value.split(" ", 2)
-    if len(parts) < 3:
+    if len(parts) < 3 or not parts[2].startswith('"'):
         return value
-    text = parts[2].strip()
-    if len(text) >= 2 and text[0] == '"':
-        end = len(text) - 1
-        # a warn-date may follow the quoted text
-        while end > 0 and not (text[end] == '"' and text[end - 1] != "\\"):
-            end -= 1
-        text = text[1:end] if end > 0 else text[1:]
-        text = text.replace('\\"', '"').replace("\\\\", "\\")
-    return text
+    out: list[str] = []
+    quoted = parts[2]
+    i = 1
+    while i < len(quoted):
+        ch = quoted[i]
+        if ch == "\\" and i + 1 < len(quoted):
+            out.append(quoted[i + 1])
+            i += 2
+            continue
+        if ch == '"':
+            break
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def _params(params: Mapping[str, ParamValue] | None) -> dict[str, str]:
@@ -174,6 +180,23 @@ class Client:
             self._session = aiohttp.ClientSession(headers=headers, connector=conn,
                                                   auto_decompress=True)
         return self._session
+
+    async def wait_ready(self, *, interval: float = 0.5, within: float | None = None) -> None:
+        """Poll /readyz until the API server answers 200 (components starting beside or
+        before it); TimeoutError after ``within`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
+        while True:
+            try:
+                resp = await self.request("GET", "/readyz", accept="*/*",
+                                          raise_for_status=False, request_timeout=5.0)
+                if resp.status == 200:
+                    return
+            except errors.Unavailable:
+                pass
+            if deadline is not None and loop.time() >= deadline:
+                raise TimeoutError(f"{self.base_url} not ready after {within}s")
+            await asyncio.sleep(interval)
 
     # -- the raw door ---------------------------------------------------------------------------
 
@@ -439,18 +462,18 @@ class Client:
                     raise errors.from_response(resp.status, await resp.read(),
                                                method="GET", url=url)
                 self._warnings(resp)
-                buf = b""
+                buf = bytearray()
                 async for chunk in resp.content.iter_any():
                     buf += chunk
-                    while True:
-                        nl = buf.find(b"\n")
-                        if nl < 0:
-                            break
-                        line, buf = buf[:nl], buf[nl + 1:]
+                    if b"\n" not in chunk:
+                        continue
+                    lines = bytes(buf).split(b"\n")
+                    buf = bytearray(lines.pop())
+                    for line in lines:
                         if line.strip():
                             yield _decode_event(line)
                 if buf.strip():
-                    yield _decode_event(buf)
+                    yield _decode_event(bytes(buf))
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise errors.Unavailable(f"watch {url}: {e or type(e).__name__}") from e
 

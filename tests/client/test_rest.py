@@ -243,3 +243,10 @@ async def test_watch_and_list_gone_after_compaction(api: InProcessApi) -> None:
                          continue_=page["metadata"]["continue"])
         # list_all falls back to one unpaged list when its token expires mid-way
         assert len((await c.list_all(PODS, namespace="default"))["items"]) == 5
+
+
+async def test_wait_ready(client: Client) -> None:
+    await client.wait_ready(within=5)
+    async with Client(f"http://127.0.0.1:{free_port()}") as down:
+        with pytest.raises(TimeoutError):
+            await down.wait_ready(interval=0.05, within=0.3)

@@ -219,3 +219,22 @@ async def test_reflector_name_describes_selectors() -> None:
     r = Reflector(Client("http://127.0.0.1:1"), PODS, Informer(Client("http://x"), PODS),
                   namespace="ns", field_selector="spec.nodeName=n1")
     assert r.name == "pods[ns=ns,fields=spec.nodeName=n1]"
+
+
+async def test_select_by_namespace_and_labels() -> None:
+    inf, _ = informer()
+    a, b, c = pod("a", 1), pod("b", 2, ns="other"), pod("c", 3)
+    a["metadata"]["labels"] = {"app": "web", "tier": "fe"}
+    b["metadata"]["labels"] = {"app": "web"}
+    inf.replace([a, b, c], "3")
+    assert names(inf.select(namespace="default")) == ["default/a", "default/c"]
+    assert names(inf.select(selector={"app": "web"})) == ["default/a", "other/b"]
+    assert names(inf.select(namespace="default", selector="app=web,tier in (fe)")) == \
+        ["default/a"]
+    assert names(inf.select(namespace="nowhere")) == []
+    inf.apply(WatchEvent("DELETED", a))
+    assert names(inf.select(namespace="default", selector={"app": "web"})) == []
+
+
+def names(objs: list[Object]) -> list[str]:
+    return sorted(key_of(o) for o in objs)
