@@ -187,3 +187,52 @@ async def test_reflector_survives_api_server_restart(tmp_path: Path,
     finally:
         code = server.stop()
         assert code == 0, server.logs()[-3000:]
+
+
+async def test_controller_pattern_end_to_end(client: Client, ns: str,
+                                             supervisor: Supervisor) -> None:
+    """A toy level-triggered controller: every pod gets label seen=<its app label>. Handlers
+    only enqueue; reconcile reads the cache; a failing first attempt is retried."""
+    from minikube8s.client.controller import Controller
+    from minikube8s.client.informer import split_key
+
+    factory = InformerFactory(client)
+    pods = factory.informer(PODS, namespace=ns)
+    queue = WorkQueue("labeler", base_delay=0.01)
+    pods.add_handler(on_add=lambda o: queue.add(key_of(o)),
+                     on_update=lambda old, new: queue.add(key_of(new)))
+    attempts: dict[str, int] = {}
+
+    async def reconcile(key: str) -> None:
+        attempts[key] = attempts.get(key, 0) + 1
+        if attempts[key] == 1:
+            raise RuntimeError("first attempt fails")
+        obj = pods.get(key)
+        if obj is None:
+            return
+        labels = obj["metadata"].get("labels") or {}
+        want = labels.get("app", "")
+        if labels.get("seen") != want:
+            namespace, name = split_key(key)
+            await client.patch(PODS, name, {"metadata": {"labels": {"seen": want}}},
+                               namespace=namespace)
+
+    ctrl = Controller("labeler", queue, reconcile, workers=3)
+    await factory.start(supervisor)
+    await factory.wait_synced(timeout=10)
+    ctrl.start(supervisor)
+    for i in range(10):
+        await client.create(PODS, pod(f"c{i}", app=f"a{i}"), namespace=ns)
+
+    def all_labelled() -> bool:
+        objs = pods.list()
+        return len(objs) == 10 and all(
+            o["metadata"]["labels"].get("seen") == o["metadata"]["labels"]["app"]
+            for o in objs)
+
+    await eventually(all_labelled)
+    await client.patch(PODS, "c3", {"metadata": {"labels": {"app": "changed"}}}, namespace=ns)
+    await eventually(lambda: (pods.get(f"{ns}/c3") or {})["metadata"]["labels"].get("seen")
+                     == "changed")
+    await ctrl.stop()
+    assert ctrl.failures == 10
