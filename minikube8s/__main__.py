@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 
+from .cli import register as register_cli
 from .config import DEFAULT_ADMISSION, NodeConfig, Role
 
 app = typer.Typer(
@@ -72,6 +73,10 @@ def node(
         logging.getLogger("minikube8s").error("cannot open the store: %s", e)
         code = 2
     raise typer.Exit(code)
+
+
+# The bundled kubectl-like CLI (`minikube8s get pods,rc`, ...): its verbs live in cli/.
+register_cli(app)
 
 
 def main() -> None:

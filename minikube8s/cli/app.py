@@ -1,0 +1,157 @@
+"""Wiring the CLI verbs into the ``minikube8s`` typer app, and the top-level error handler.
+
+``register(app)`` (called once from minikube8s/__main__.py) adds every verb from the verb
+modules (get.py, write.py, apply.py, generators.py, info.py, ...) and swaps in ``CLIGroup``,
+whose ``main`` is the one place where failures become one line on stderr and exit code 1:
+usage errors in kubectl's wording (``error: unknown flag ...``), anything a verb raises through
+errors.describe, and never a Python traceback. ``minikube8s --role ...`` with no sub-command
+still starts a node: the group only changes how errors are printed.
+
+``execute`` runs one verb's coroutine with a Session (session.py) on the target that
+config.py resolves from the common options (``-s/--server``, ``-n``, ``--kubeconfig``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from ..client import errors as client_errors
+from . import config, errors, printers
+from .kubeconfig import KubeconfigError
+from .session import Session
+
+try:  # typer >= 0.20 vendors click
+    from typer import _click as click  # type: ignore[attr-defined,unused-ignore]
+except ImportError:  # pragma: no cover - older typer
+    import click  # type: ignore[no-redef,unused-ignore]
+
+# ----------------------------------------------------------------------------- common options
+
+ServerOpt = Annotated[str | None, typer.Option(
+    "-s", "--server", help="The address of the API server (http://HOST:PORT). "
+    "Default: $MINIKUBE8S_SERVER, then the kubeconfig, then http://127.0.0.1:8080.",
+    show_default=False)]
+NamespaceOpt = Annotated[str | None, typer.Option(
+    "-n", "--namespace", help="The namespace (default: the kubeconfig's, or 'default').",
+    show_default=False)]
+KubeconfigOpt = Annotated[str | None, typer.Option(
+    "--kubeconfig", help="Path to a kubeconfig file (default: $KUBECONFIG or ~/.kube/config).",
+    show_default=False)]
+OutputOpt = Annotated[str, typer.Option(
+    "-o", "--output", help="Output format: wide, yaml, json, name, jsonpath=TEMPLATE.",
+    show_default=False)]
+SelectorOpt = Annotated[str, typer.Option(
+    "-l", "--selector", help="Label selector (e.g. run-container=nginx, 'app in (a,b)').",
+    show_default=False)]
+FilenameOpt = Annotated[list[str] | None, typer.Option(
+    "-f", "--filename", help="A file, a directory of .yaml/.yml/.json files, or - for stdin.",
+    show_default=False)]
+
+
+class Common:
+    """The common options of one invocation, passed to ``execute``."""
+
+    def __init__(self, server: str | None = None, namespace: str | None = None,
+                 kubeconfig: str | None = None) -> None:
+        self.server = server
+        self.namespace = namespace
+        self.kubeconfig = kubeconfig
+
+    def target(self) -> config.Target:
+        return config.resolve(server=self.server, namespace=self.namespace,
+                              kubeconfig_path=self.kubeconfig)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    stream = sys.stderr
+    if message.startswith(("error:", "Error from server")):
+        head, _, rest = message.partition(":")
+        message = printers.paint(head + ":", "31", stream) + rest
+    stream.write(message + "\n")
+    stream.flush()
+    raise typer.Exit(code)
+
+
+def execute(common: Common, verb: Callable[[Session], Awaitable[int | None]]) -> NoReturn:
+    """Run ``verb`` with a Session; any failure becomes one line and exit code 1."""
+    try:
+        target = common.target()
+    except KubeconfigError as e:
+        _fail(f"error: {e}")
+
+    async def main() -> int:
+        session = Session.open(target)
+        try:
+            return int(await verb(session) or 0)
+        finally:
+            await session.close()
+
+    try:
+        code = asyncio.run(main())
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except (errors.CLIError, client_errors.ClientError) as e:
+        _fail(errors.describe(e, server=target.server))
+    except BrokenPipeError:
+        raise typer.Exit(1) from None
+    except Exception as e:  # the top-level net: one line, never a traceback
+        _fail(errors.describe(e, server=target.server))
+    raise typer.Exit(code)
+
+
+# ----------------------------------------------------------------------------- the group
+
+
+class CLIGroup(TyperGroup):
+    """The root command group: kubectl-style one-line errors for everything."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             windows_expand_args: bool = True, **extra: Any) -> Any:
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                              standalone_mode=False, windows_expand_args=windows_expand_args,
+                              **extra)
+        except click.exceptions.UsageError as e:
+            where = e.ctx.command_path if e.ctx is not None else "minikube8s"
+            _exit_now(f"error: {_usage_text(e)}\nSee '{where} --help' for usage.", 1)
+        except click.exceptions.ClickException as e:
+            _exit_now(f"error: {e.format_message()}", e.exit_code or 1)
+        except (typer.Abort, KeyboardInterrupt, EOFError):
+            _exit_now("", 130)
+        except Exception as e:  # raised outside execute() (flag checks, manifests): one line
+            _exit_now(errors.describe(e), 1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _usage_text(e: Any) -> str:
+    text = str(e.format_message())
+    if text.startswith("No such option: "):
+        return "unknown flag: " + text[len("No such option: "):].split(" ")[0]
+    return text
+
+
+def _exit_now(message: str, code: int) -> NoReturn:
+    if message:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    sys.exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add every CLI verb to ``app`` (the node's typer app) and install CLIGroup."""
+    from . import apply, describe, generators, get, info, write
+
+    app.info.cls = CLIGroup
+    for module in (get, describe, write, apply, generators, info):
+        module.register(app)

@@ -1,0 +1,170 @@
+"""Kubeconfig files: read the standard clusters/users/contexts format, write the admin one.
+
+The CLI reads a kubeconfig (``$KUBECONFIG``, a colon-separated list, or ``~/.kube/config``)
+when neither ``--server`` nor ``$MINIKUBE8S_SERVER`` names the API server (config.py decides
+the order). A control-plane node (role a or ai) writes an admin kubeconfig into its data dir at
+start-up (roles/apiserver/server.py calls ``write_admin_kubeconfig``), so both
+``KUBECONFIG=DATA_DIR/kubeconfig kubectl get pods`` and ``minikube8s get pods`` work.
+
+Merging follows kubectl's rules (clientcmd loading rules): for each named cluster, user and
+context the first file that defines it wins, and so does the first ``current-context``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ADMIN_FILE = "kubeconfig"
+CONTEXT = "minikube8s"
+
+Object = dict[str, Any]
+
+
+class KubeconfigError(Exception):
+    """A kubeconfig that cannot be read or parsed; the message names the file."""
+
+
+@dataclass
+class Kubeconfig:
+    """A merged kubeconfig: named entries plus the current context."""
+
+    clusters: dict[str, Object] = field(default_factory=dict)
+    users: dict[str, Object] = field(default_factory=dict)
+    contexts: dict[str, Object] = field(default_factory=dict)
+    current_context: str = ""
+    files: list[Path] = field(default_factory=list)
+
+    def context(self, name: str = "") -> Object:
+        """The named (or current) context's body; empty when there is none."""
+        return self.contexts.get(name or self.current_context, {})
+
+    def cluster(self, context: str = "") -> Object:
+        return self.clusters.get(str(self.context(context).get("cluster", "")), {})
+
+    def user(self, context: str = "") -> Object:
+        return self.users.get(str(self.context(context).get("user", "")), {})
+
+    def to_dict(self, *, minify: bool = False) -> Object:
+        """The ``kubectl config view`` document (key order as kubectl prints it)."""
+        clusters, users, contexts = self.clusters, self.users, self.contexts
+        if minify:
+            ctx = self.context()
+            contexts = {k: v for k, v in contexts.items() if k == self.current_context}
+            clusters = {k: v for k, v in clusters.items() if k == ctx.get("cluster")}
+            users = {k: v for k, v in users.items() if k == ctx.get("user")}
+        return {
+            "apiVersion": "v1",
+            "clusters": [{"cluster": v, "name": k} for k, v in clusters.items()],
+            "contexts": [{"context": v, "name": k} for k, v in contexts.items()],
+            "current-context": self.current_context,
+            "kind": "Config",
+            "preferences": {},
+            "users": [{"name": k, "user": _redact(v)} for k, v in users.items()],
+        }
+
+
+_SECRET_KEYS = ("token", "password", "client-key-data", "client-certificate-data")
+
+
+def _redact(user: Object) -> Object:
+    # kubectl config view hides credentials unless --raw.
+    out = dict(user)
+    for key in _SECRET_KEYS:
+        if key in out:
+            out[key] = "DATA+OMITTED" if key.endswith("-data") else "REDACTED"
+    return out
+
+
+def default_paths(environ: dict[str, str] | None = None) -> list[Path]:
+    """``$KUBECONFIG`` (colon-separated, empty entries skipped) or ``~/.kube/config``."""
+    env = os.environ if environ is None else environ
+    raw = env.get("KUBECONFIG", "")
+    if raw:
+        return [Path(p).expanduser() for p in raw.split(os.pathsep) if p]
+    home = env.get("HOME") or str(Path.home())
+    return [Path(home) / ".kube" / "config"]
+
+
+def _named(items: Any, key: str, path: Path) -> dict[str, Object]:
+    out: dict[str, Object] = {}
+    if items is None:
+        return out
+    if not isinstance(items, list):
+        raise KubeconfigError(f"error loading config file \"{path}\": {key}s must be a list")
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            body = item.get(key)
+            out[item["name"]] = body if isinstance(body, dict) else {}
+    return out
+
+
+def load(paths: list[Path] | None = None) -> Kubeconfig:
+    """Read and merge the given kubeconfig files; missing files are skipped, as kubectl does."""
+    merged = Kubeconfig()
+    for path in paths if paths is not None else default_paths():
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise KubeconfigError(f"error loading config file \"{path}\": {e.strerror}") from e
+        try:
+            doc = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise KubeconfigError(
+                f"error loading config file \"{path}\":{where} "
+                f"{getattr(e, 'problem', None) or e}") from e
+        if not isinstance(doc, dict):
+            raise KubeconfigError(f"error loading config file \"{path}\": not a mapping")
+        merged.files.append(path)
+        for attr, key in (("clusters", "cluster"), ("users", "user"),
+                          ("contexts", "context")):
+            table: dict[str, Object] = getattr(merged, attr)
+            for name, body in _named(doc.get(attr), key, path).items():
+                table.setdefault(name, body)
+        if not merged.current_context and isinstance(doc.get("current-context"), str):
+            merged.current_context = doc["current-context"]
+    return merged
+
+
+def admin_document(server_url: str) -> Object:
+    """An admin kubeconfig for the insecure (loopback) port: no credentials are needed."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": CONTEXT, "cluster": {"server": server_url}}],
+        "users": [{"name": "admin", "user": {}}],
+        "contexts": [{"name": CONTEXT, "context": {
+            "cluster": CONTEXT, "user": "admin", "namespace": "default"}}],
+        "current-context": CONTEXT,
+        "preferences": {},
+    }
+
+
+def write_admin_kubeconfig(data_dir: Path, server_url: str) -> Path:
+    """Write ``DATA_DIR/kubeconfig`` naming ``server_url``; returns its path.
+
+    Written atomically (a reader never sees half a file) and readable by the owner only,
+    since later versions will put credentials in it.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    target = data_dir / ADMIN_FILE
+    text = yaml.safe_dump(admin_document(server_url), sort_keys=False)
+    fd, tmp = tempfile.mkstemp(prefix=".kubeconfig.", dir=data_dir)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
