@@ -238,3 +238,21 @@ async def test_select_by_namespace_and_labels() -> None:
 
 def names(objs: list[Object]) -> list[str]:
     return sorted(key_of(o) for o in objs)
+
+
+async def test_watches_that_end_at_once_do_not_busy_loop() -> None:
+    clock = FakeClock()
+    fc = FakeClient()
+    fc.lists = [plist(5)]
+    fc.watches = [[] for _ in range(1000)]  # the server ends every watch immediately
+    inf = Informer(fc, PODS, clock=clock)
+    inf.reflector.backoff = Backoff(base=1.0, cap=4.0, clock=clock)
+    task = asyncio.create_task(inf.run())
+    await settle(200)
+    assert len(fc.watch_rvs) == 1, "the next watch waits for the backoff"
+    await clock.advance(20)
+    assert 3 <= len(fc.watch_rvs) <= 12
+    assert fc.list_calls == 1, "a clean end resumes the watch, it does not relist"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
