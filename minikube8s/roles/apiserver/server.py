@@ -72,6 +72,21 @@ class ApiServer:
             self.supervisor.start(run_repair(self.registry), name="apiserver.service-ip-repair")
         self.ready.set()
         log.info("API server ready at %s", self.url)
+        self._write_kubeconfig()
+
+    def _write_kubeconfig(self) -> None:
+        # An admin kubeconfig in the data dir, so `KUBECONFIG=<data-dir>/kubeconfig kubectl`
+        # (and the bundled CLI) find this server; a failure to write it is not fatal.
+        from ...cli.kubeconfig import write_admin_kubeconfig
+
+        host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        url = f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        try:
+            path = write_admin_kubeconfig(self.cfg.data_dir, url)
+        except OSError as e:
+            log.warning("could not write the admin kubeconfig into %s: %s", self.cfg.data_dir, e)
+            return
+        log.info("admin kubeconfig written to %s (export KUBECONFIG=%s)", path, path)
 
     async def _bootstrap(self) -> None:
         host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
