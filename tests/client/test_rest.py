@@ -250,3 +250,26 @@ async def test_wait_ready(client: Client) -> None:
     async with Client(f"http://127.0.0.1:{free_port()}") as down:
         with pytest.raises(TimeoutError):
             await down.wait_ready(interval=0.05, within=0.3)
+
+
+async def test_apply_stream_and_delete_collection(client: Client, ns: str) -> None:
+    body = pod("ap")
+    body["metadata"]["namespace"] = ns
+    out = await client.patch(PODS, "ap", body, namespace=ns, patch_type="apply",
+                             field_manager="test")
+    assert out["metadata"]["name"] == "ap"
+    with pytest.raises(ValueError):
+        await client.patch(PODS, "ap", body, namespace=ns, patch_type="apply")
+    await client.create(PODS, pod("other", app="keep"), namespace=ns)
+
+    chunks = [c async for c in client.stream(
+        "GET", f"/api/v1/namespaces/{ns}/pods",
+        params={"watch": True, "timeoutSeconds": 1}, accept="application/json")]
+    lines = b"".join(chunks).splitlines()
+    assert len(lines) == 2 and b'"ADDED"' in lines[0]
+
+    gone = await client.delete_collection(PODS, namespace=ns, label_selector="app=t",
+                                          grace_period_seconds=0)
+    assert [p["metadata"]["name"] for p in gone["items"]] == ["ap"]
+    left = await client.list(PODS, namespace=ns)
+    assert [p["metadata"]["name"] for p in left["items"]] == ["other"]
