@@ -46,6 +46,16 @@ def node(
     portal_net: str = typer.Option("192.168.3.0/24", "--portal-net"),
     flannel_net: str = typer.Option("172.16.0.0/16", "--flannel-net"),
     admission_control: str = typer.Option(DEFAULT_ADMISSION, "--admission-control"),
+    node_monitor_grace_period: float = typer.Option(
+        40.0, "--node-monitor-grace-period",
+        help="Seconds without a heartbeat before a node goes Ready=Unknown."),
+    pod_eviction_timeout: float = typer.Option(
+        300.0, "--pod-eviction-timeout",
+        help="Seconds a node may stay not-ready before its pods are evicted."),
+    node_cpu: str = typer.Option("", "--node-cpu", help="Node cpu capacity (default: machine)."),
+    node_memory: str = typer.Option(
+        "", "--node-memory", help="Node memory capacity, e.g. 4Gi (default: machine)."),
+    max_pods: int = typer.Option(110, "--max-pods"),
     log_level: str = typer.Option("INFO", "--log-level", envvar="MINIKUBE8S_LOG_LEVEL"),
 ) -> None:
     """Start a node with the given roles (default ``ai``: everything on one machine)."""
@@ -60,6 +70,9 @@ def node(
         insecure_bind_address=insecure_bind_address, server=server, node_ip=node_ip,
         runtime=runtime, docker_host=docker_host, portal_net=portal_net,
         flannel_net=flannel_net, admission_control=admission_control,
+        node_monitor_grace_period=node_monitor_grace_period,
+        pod_eviction_timeout=pod_eviction_timeout, node_cpu=node_cpu,
+        node_memory=node_memory, max_pods=max_pods,
     )
     if node_name:
         cfg.node_name = node_name

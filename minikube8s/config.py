@@ -45,6 +45,14 @@ class NodeConfig:
     portal_net: str = "192.168.3.0/24"
     flannel_net: str = "172.16.0.0/16"
     admission_control: str = DEFAULT_ADMISSION
+    node_monitor_grace_period: float = 40.0
+    """Seconds without a heartbeat before the node controller marks a node Ready=Unknown."""
+    pod_eviction_timeout: float = 300.0
+    """Seconds a node may stay not-ready before its pods are deleted."""
+    node_cpu: str = ""
+    """Node capacity overrides (quantities); empty means read from the machine."""
+    node_memory: str = ""
+    max_pods: int = 110
 
     @property
     def store_url(self) -> str:

@@ -13,10 +13,13 @@ import asyncio
 import logging
 import signal
 
+from ..client import Client, InformerFactory, RealClock
 from ..config import NodeConfig
 from ..store import Backend, open_store
 from ..tasks import Supervisor
+from . import controllers, kubelet, scheduler
 from .apiserver.server import ApiServer
+from .context import RoleContext
 
 log = logging.getLogger("minikube8s")
 
@@ -30,6 +33,7 @@ async def run_node(cfg: NodeConfig) -> int:
     sup = Supervisor()
     store: Backend | None = None
     api: ApiServer | None = None
+    client: Client | None = None
     try:
         if cfg.role.control_plane:
             cfg.data_dir.mkdir(parents=True, exist_ok=True)
@@ -39,6 +43,7 @@ async def run_node(cfg: NodeConfig) -> int:
             api_ready = asyncio.Event()
             api = ApiServer(cfg, store, ready=api_ready, supervisor=sup)
             await api.start()
+        client = await _start_roles(cfg, sup, api)
         log.info("minikube8s up: role=%s node=%s", cfg.role.value, cfg.node_name)
 
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(sup.failed.wait())]
@@ -48,6 +53,8 @@ async def run_node(cfg: NodeConfig) -> int:
         log.info("stopping")
     finally:
         await sup.stop()
+        if client is not None:
+            await client.close()
         if api is not None:
             await api.stop()
         if store is not None:
@@ -59,3 +66,26 @@ async def run_node(cfg: NodeConfig) -> int:
         return 1
     log.info("stopped cleanly")
     return 0
+
+
+async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None) -> Client:
+    """Start the client-side roles over one client and one informer factory (k3s does the same:
+    the control plane's controllers talk to their own API server over loopback)."""
+    if api is not None:
+        # Loopback, even when the API listens on every address.
+        server_url = f"http://127.0.0.1:{api.port}"
+    elif cfg.server:
+        server_url = cfg.server
+    else:
+        server_url = f"http://127.0.0.1:{cfg.insecure_port}"
+    client = Client(server_url, user_agent=f"minikube8s/{cfg.role.value}/{cfg.node_name}")
+    informers = InformerFactory(client)
+    ctx = RoleContext(config=cfg, client=client, informers=informers, supervisor=sup,
+                      clock=RealClock(), server_url=server_url)
+    if cfg.role.control_plane:
+        await scheduler.start(ctx)
+        await controllers.start(ctx)
+    if cfg.role.node:
+        await kubelet.start(ctx)
+    await informers.start(sup)
+    return client
