@@ -16,7 +16,6 @@ import typer
 
 from ..api.resources import Resource
 from ..client import errors as client_errors
-from ..roles.apiserver.tables import format_endpoints, since
 from . import printers
 from .app import Common, KubeconfigOpt, NamespaceOpt, SelectorOpt, ServerOpt, execute
 from .completion import complete_resource
@@ -202,6 +201,8 @@ def _describe_rc(obj: Object) -> Lines:
 
 
 def _describe_service(obj: Object, endpoints: Object | None) -> Lines:
+    from ..roles.apiserver.tables import format_endpoints
+
     spec = obj.get("spec") or {}
     lines = _header(obj, namespaced=True)
     sel = spec.get("selector") or {}
@@ -258,6 +259,10 @@ def _describe_generic(obj: Object, res: Resource) -> Lines:
 
 
 def _events_lines(events: list[Object], now: datetime) -> Lines:
+    # The API server's AGE formatting (apimachinery's HumanDuration), imported late: the
+    # roles package is heavy and every other verb would pay for it at start-up.
+    from ..roles.apiserver.tables import since
+
     if not events:
         return [["Events:", "<none>"]]
     lines: Lines = [["Events:"], ["  Type", "Reason", "Age", "From", "Message"],

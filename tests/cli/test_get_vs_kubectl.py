@@ -1,0 +1,190 @@
+"""``minikube8s get`` prints what the real ``kubectl get`` (1.33) prints: same columns, rows and
+layout, for pods, replication controllers, services and nodes, in every output form.
+
+Both read the same server-side Tables; what is compared here is the CLI's side of it: column
+selection (-o wide), spacing (kubectl's tabwriter), kind prefixes for several kinds,
+NAMESPACE for -A, LABELS for --show-labels, -L columns, and -o yaml|json|name|jsonpath. AGE
+is computed by the server at each request, so two runs a second apart may differ there: the
+comparison is exact when AGE agrees and column by column otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+from tests.compat.kubectl import Kubectl
+from tests.fixtures.apiserver import ApiServerProcess
+
+from .conftest import EXAMPLES, Minikube8s
+
+NS = "cmp"
+
+NODE = """apiVersion: v1
+kind: Node
+metadata:
+  name: {name}
+  labels:
+    kubernetes.io/hostname: {name}
+    node-role.kubernetes.io/control-plane: ""
+"""
+
+
+def _patch_status(url: str, path: str, status: dict[str, object]) -> None:
+    req = urllib.request.Request(f"{url}{path}/status", method="PATCH",
+                                 data=json.dumps({"status": status}).encode(),
+                                 headers={"Content-Type": "application/merge-patch+json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200
+
+
+@pytest.fixture(scope="module")
+def objects(mk: Minikube8s, apiserver: ApiServerProcess) -> None:
+    """Pods (pending and one made Running by hand), RCs, services, and two nodes."""
+    mk("create", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NS}\n")
+    mk("run-container", "nginx", "--image=nginx", "--port=80", "--port=443", "--replicas=6",
+       "-n", NS)
+    mk("create", "-n", NS, "-f", str(EXAMPLES / "v1" / "nginx-rc.yaml"))
+    mk("expose", "rc", "nginx", "--port=80", "--target-port=80", "--service-name=nginx-http",
+       "-n", NS)
+    mk("create", "-n", NS, "-f", str(EXAMPLES / "v1" / "nginx-service.yaml"))
+    mk("run", "web", "--image=nginx", "--port=80", "--labels=app=web,tier=front", "-n", NS)
+    mk("create", "-n", NS, "-f", str(EXAMPLES / "v1" / "pod.yaml"))
+    for name in ("192.168.0.10", "192.168.0.11"):
+        mk("create", "-f", "-", input=NODE.format(name=name))
+        _patch_status(apiserver.url, f"/api/v1/nodes/{name}", {
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                            "message": "kubelet is posting ready status"}],
+            "addresses": [{"type": "InternalIP", "address": name}],
+            "nodeInfo": {"kubeletVersion": "v0.17.0", "osImage": "Ubuntu 14.10",
+                         "kernelVersion": "3.16.0", "containerRuntimeVersion": "docker://1.6",
+                         "machineID": "", "systemUUID": "", "bootID": "",
+                         "kubeProxyVersion": "", "operatingSystem": "linux",
+                         "architecture": "amd64"}})
+    _patch_status(apiserver.url, f"/api/v1/namespaces/{NS}/pods/web", {
+        "phase": "Running", "podIP": "172.16.58.4", "hostIP": "192.168.0.11",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [{"name": "web", "ready": True, "restartCount": 2,
+                               "image": "nginx", "imageID": "", "started": True,
+                               "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]})
+
+
+def _blocks(out: str) -> list[list[str]]:
+    return [b.splitlines() for b in out.strip("\n").split("\n\n")]
+
+
+def _cells(block: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Cut each line at the header's column starts (columns are >= 3 spaces apart)."""
+    header = block[0]
+    starts = [0] + [m.start() for m in re.finditer(r"(?<=  )\S", header)]
+    bounds = [*starts[1:], None]
+
+    def cut(line: str) -> list[str]:
+        return [line[a:b].strip() for a, b in zip(starts, bounds, strict=True)]
+
+    return cut(header), [cut(line) for line in block[1:]]
+
+
+AGE = re.compile(r"^(\d+[smhdy])+$|^<unknown>$")
+
+
+def assert_same(mine: str, theirs: str) -> None:
+    if mine == theirs:
+        return
+    ours, kube = _blocks(mine), _blocks(theirs)
+    assert len(ours) == len(kube), f"minikube8s:\n{mine}\nkubectl:\n{theirs}"
+    age_differs = False
+    for a, b in zip(ours, kube, strict=True):
+        ha, ra = _cells(a)
+        hb, rb = _cells(b)
+        assert ha == hb, f"minikube8s:\n{mine}\nkubectl:\n{theirs}"
+        assert len(ra) == len(rb), f"minikube8s:\n{mine}\nkubectl:\n{theirs}"
+        age = ha.index("AGE") if "AGE" in ha else -1
+        for x, y in zip(ra, rb, strict=True):
+            if age >= 0:
+                assert AGE.match(x[age]) and AGE.match(y[age]), (x, y)
+                age_differs |= x[age] != y[age]
+                x, y = x[:age] + x[age + 1:], y[:age] + y[age + 1:]
+            assert x == y, f"minikube8s:\n{mine}\nkubectl:\n{theirs}"
+    # Same cells but different text only if AGE (and so a column width) differed.
+    assert age_differs, f"layout differs\nminikube8s:\n{mine!r}\nkubectl:\n{theirs!r}"
+
+
+def compare(mk: Minikube8s, kubectl: Kubectl, *args: str) -> str:
+    mine = mk(*args)
+    theirs = kubectl(*args)
+    assert mine.err == theirs.err, f"{mine}\n{theirs}"
+    if "--no-headers" in args and mine.out != theirs.out:
+        # no header to find the AGE column by: it is the last one here
+        assert [x.split()[:-1] for x in mine.out.splitlines()] == \
+            [x.split()[:-1] for x in theirs.out.splitlines()], f"{mine}\n{theirs}"
+        return mine.out
+    assert_same(mine.out, theirs.out)
+    return mine.out
+
+
+GETS = [
+    ("pods",), ("rc",), ("svc",), ("nodes",),
+    ("pods", "-o", "wide"), ("rc", "-o", "wide"), ("svc", "-o", "wide"), ("nodes", "-o", "wide"),
+    ("pods", "--show-labels"), ("rc", "--show-labels"), ("services", "--show-labels"),
+    ("no", "--show-labels"),
+    ("pods,rc,svc",), ("rc,services",), ("po,rc,svc", "-o", "wide"),
+    ("rc", "nginx"), ("rc", "nginx", "nginx-controller"), ("pod/web", "svc/nginx"),
+    ("pods", "-l", "app=web"), ("rc", "-l", "run-container=nginx"), ("pods", "-L", "app,tier"),
+    ("svc", "--no-headers"),
+    ("node", "192.168.0.10"),
+]
+
+
+@pytest.mark.parametrize("args", GETS, ids=lambda a: " ".join(a))
+def test_tables_match_kubectl(mk: Minikube8s, kubectl: Kubectl, objects: None,
+                              args: tuple[str, ...]) -> None:
+    extra = ("-n", NS) if args[0] not in ("nodes", "no", "node") else ()
+    out = compare(mk, kubectl, "get", *args, *extra)
+    assert out.strip()
+
+
+def test_all_namespaces_match_kubectl(mk: Minikube8s, kubectl: Kubectl, objects: None) -> None:
+    out = compare(mk, kubectl, "get", "svc", "-A")
+    assert out.startswith("NAMESPACE ")
+    compare(mk, kubectl, "get", "rc", "--all-namespaces", "-o", "wide")
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json", "name"])
+@pytest.mark.parametrize("what", [("rc",), ("svc", "nginx"), ("pods",), ("nodes",),
+                                  ("pods,rc",)], ids=lambda a: " ".join(a))
+def test_object_output_matches_kubectl(mk: Minikube8s, kubectl: Kubectl, objects: None,
+                                       what: tuple[str, ...], fmt: str) -> None:
+    extra = ("-n", NS) if what[0] != "nodes" else ()
+    mine = mk("get", *what, *extra, "-o", fmt)
+    theirs = kubectl("get", *what, *extra, "-o", fmt)
+    assert mine.out == theirs.out
+
+
+@pytest.mark.parametrize("template", [
+    "{.items[*].metadata.name}",
+    '{range .items[*]}{.metadata.name}{"\\t"}{.spec.replicas}{"\\n"}{end}',
+    "{.items[0].spec.template.spec.containers[*].ports[*].containerPort}",
+    '{.items[?(@.metadata.name=="nginx")].spec.selector}',
+    "{.items[-1:].metadata.name}",
+    "{..image}",
+])
+def test_jsonpath_matches_kubectl(mk: Minikube8s, kubectl: Kubectl, objects: None,
+                                  template: str) -> None:
+    mine = mk("get", "rc", "-n", NS, "-o", f"jsonpath={template}")
+    theirs = kubectl("get", "rc", "-n", NS, "-o", f"jsonpath={template}")
+    assert mine.out == theirs.out
+
+
+def test_empty_and_missing_match_kubectl(mk: Minikube8s, kubectl: Kubectl,
+                                         objects: None) -> None:
+    mine, theirs = mk("get", "pods", "-l", "app=none", "-n", NS), kubectl(
+        "get", "pods", "-l", "app=none", "-n", NS)
+    assert (mine.out, mine.err) == (theirs.out, theirs.err)
+    mine, theirs = mk.fail("get", "rc", "nginx", "nope", "-n", NS), kubectl.fail(
+        "get", "rc", "nginx", "nope", "-n", NS)
+    assert mine.err == theirs.err
+    assert_same(mine.out, theirs.out)
