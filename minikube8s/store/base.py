@@ -15,11 +15,16 @@ Semantics every backend gives (tests/store/test_conformance.py checks them on al
 - ``watch(prefix, from_revision)`` yields every change with revision > from_revision, in
   revision order, exactly once, carrying the previous value on update and delete; a
   from_revision older than the compacted revision raises Gone.
+
+The in-process backends (memory, sqlite) also implement ``CommitListeners``: a callback that
+sees every commit synchronously, before the writer's own call returns. The API server's watch
+cache (roles/apiserver/cacher.py) uses it to stay exactly as current as ``current_revision()``;
+with etcd it follows a watch instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -146,3 +151,21 @@ class Backend(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+CommitListener = Callable[[Sequence[Event], int], None]
+"""Called with the events of one commit (in revision order) and the store's revision after it."""
+
+
+@runtime_checkable
+class CommitListeners(Protocol):
+    """Optional: backends living in this process call listeners on the event loop for every
+    commit, after ``current_revision()`` has moved to it and before any caller of the write
+    sees its result. So a listener is never behind what a reader of ``current_revision()``
+    can know about (read-your-writes for caches built on it)."""
+
+    def add_listener(self, listener: CommitListener) -> int:
+        """Register; returns the revision after which the listener sees every commit."""
+        ...
+
+    def remove_listener(self, listener: CommitListener) -> None: ...

@@ -428,7 +428,9 @@ class EtcdBackend:
             try:
                 await call.write(rpc.WatchRequest(create_request=rpc.WatchCreateRequest(
                     # From last, not last + 1: see the module docstring (0 would mean now).
-                    key=p, range_end=_prefix_end(p), start_revision=max(last, 1), prev_kv=True,
+                    # An empty prefix is the whole keyspace: etcd spells it key = range_end = "\0".
+                    key=p or b"\0", range_end=_prefix_end(p), start_revision=max(last, 1),
+                    prev_kv=True,
                     progress_notify=True,
                 )))
                 while True:

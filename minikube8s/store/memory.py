@@ -14,12 +14,14 @@ interleave (a read-modify-write loop in a test meets Conflicts as it would again
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from ._common import number, url_options
 from .base import (
     AlreadyExists,
     Backend,
+    CommitListener,
     Conflict,
     Event,
     EventType,
@@ -29,6 +31,8 @@ from .base import (
     NotFound,
     Unavailable,
 )
+
+log = logging.getLogger(__name__)
 
 
 class MemoryBackend:
@@ -41,6 +45,7 @@ class MemoryBackend:
         # compaction drops a prefix, so the index of a revision is a subtraction.
         self._log: list[Event] = []
         self._changed = asyncio.Event()
+        self._listeners: list[CommitListener] = []
         self._closed = False
 
     # -- reads ----------------------------------------------------------------------------
@@ -136,6 +141,23 @@ class MemoryBackend:
         # Wake every watcher; each one re-reads the log from its own position.
         self._changed.set()
         self._changed = asyncio.Event()
+        for listener in self._listeners:
+            try:
+                listener([ev], self._rev)
+            except Exception:  # a listener's bug must not fail the write
+                log.exception("memory store commit listener failed")
+
+    # -- base.CommitListeners --------------------------------------------------------------
+
+    def add_listener(self, listener: CommitListener) -> int:
+        if self._closed:
+            raise Unavailable("memory store closed")
+        self._listeners.append(listener)
+        return self._rev
+
+    def remove_listener(self, listener: CommitListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     async def compact(self, revision: int) -> None:
         await self._enter()

@@ -58,6 +58,7 @@ from ._common import BadURL, number, prefix_end, url_options
 from .base import (
     AlreadyExists,
     Backend,
+    CommitListener,
     Conflict,
     Event,
     EventType,
@@ -179,6 +180,7 @@ class SQLiteBackend:
         self._reader_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._watchers: set[_Watcher] = set()
+        self._listeners: list[CommitListener] = []
         self._lock_fd = -1
         self._closed = False
         self._compactor: asyncio.Task[None] | None = None
@@ -535,7 +537,23 @@ class SQLiteBackend:
                 if matched:
                     w.events.extend(matched)
                     w.wake.set()
+            for listener in self._listeners:
+                try:
+                    listener(events, self._rev)
+                except Exception:  # a listener's bug must not fail the writes
+                    log.exception("sqlite commit listener failed")
         self._resolve(results)
+
+    # -- base.CommitListeners ----------------------------------------------------------------
+
+    def add_listener(self, listener: CommitListener) -> int:
+        self._check_open()
+        self._listeners.append(listener)
+        return self._rev
+
+    def remove_listener(self, listener: CommitListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
 
     # -- watch ----------------------------------------------------------------------------
 
