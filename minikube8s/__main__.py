@@ -37,7 +37,9 @@ def node(
         help="sqlite:///path (default: inside --data-dir) | etcd://host:port[,host:port]."),
     insecure_port: int = typer.Option(8080, "--insecure-port"),
     insecure_bind_address: str = typer.Option("127.0.0.1", "--insecure-bind-address"),
-    server: str = typer.Option("", "--server", help="API server a role-i node talks to."),
+    server: str = typer.Option(
+        "", "--server", "-s",
+        help="API server a role-i node talks to (and the CLI verbs' default: -s URL get pods)."),
     node_name: str = typer.Option("", "--node-name"),
     node_ip: str = typer.Option("", "--node-ip"),
     runtime: str = typer.Option("docker", "--runtime", help="docker | hollow"),
@@ -86,6 +88,37 @@ def node(
         logging.getLogger("minikube8s").error("cannot open the store: %s", e)
         code = 2
     raise typer.Exit(code)
+
+
+@app.command("hollow-nodes")
+def hollow_nodes(
+    count: int = typer.Option(1, "--count", min=1, help="How many hollow kubelets."),
+    server: str = typer.Option("http://127.0.0.1:8080", "--server", help="The API server."),
+    name_prefix: str = typer.Option("hollow-", "--name-prefix"),
+    first_index: int = typer.Option(0, "--first-index", help="Number of the first node."),
+    cpu: str = typer.Option("4", "--cpu"),
+    memory: str = typer.Option("8Gi", "--memory"),
+    pods: int = typer.Option(110, "--pods"),
+    node_ip: str = typer.Option("", "--node-ip", help="InternalIP (default: this host's)."),
+    start_delay: str = typer.Option("0.1-0.5", "--start-delay",
+                                    help="Seconds a container takes to start: S or MIN-MAX."),
+    heartbeat_interval: float = typer.Option(10.0, "--heartbeat-interval"),
+    log_level: str = typer.Option("INFO", "--log-level", envvar="MINIKUBE8S_LOG_LEVEL"),
+) -> None:
+    """Run COUNT simulated (hollow) kubelets in one process, for scale tests."""
+    from .roles.kubelet import hollow_nodes as hn
+
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        delay = hn.parse_delay(start_delay)
+    except ValueError as e:
+        typer.echo(f"error: --start-delay: {e}", err=True)
+        raise typer.Exit(2) from e
+    raise typer.Exit(hn.main(hn.HollowNodesConfig(
+        server=server, count=count, name_prefix=name_prefix, first_index=first_index,
+        cpu=cpu, memory=memory, pods=pods, node_ip=node_ip, start_delay=delay,
+        heartbeat_interval=heartbeat_interval)))
 
 
 # The bundled kubectl-like CLI (`minikube8s get pods,rc`, ...): its verbs live in cli/.

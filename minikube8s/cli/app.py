@@ -28,8 +28,12 @@ from .session import Session
 
 try:  # typer >= 0.20 vendors click
     from typer import _click as click  # type: ignore[attr-defined,unused-ignore]
+    from typer._click.globals import (  # type: ignore[import-not-found,unused-ignore]
+        get_current_context,
+    )
 except ImportError:  # pragma: no cover - older typer
     import click  # type: ignore[no-redef,unused-ignore]
+    from click import get_current_context  # type: ignore[no-redef,unused-ignore]
 
 # ----------------------------------------------------------------------------- common options
 
@@ -64,8 +68,17 @@ class Common:
         self.kubeconfig = kubeconfig
 
     def target(self) -> config.Target:
-        return config.resolve(server=self.server, namespace=self.namespace,
+        return config.resolve(server=self.server or _root_server(), namespace=self.namespace,
                               kubeconfig_path=self.kubeconfig)
+
+
+def _root_server() -> str | None:
+    """``minikube8s -s URL get pods``: the root command's --server, as kubectl's global flag."""
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return None
+    value = ctx.find_root().params.get("server")
+    return str(value) if value else None
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:

@@ -9,7 +9,8 @@ so fields other writers set (defaults, status, a controller's replicas) are left
 fields removed from the file are removed from the object. Lists that strategic merge patch
 merges by key (containers by name, ports by containerPort/port...; minikube8s/api/schema.py
 says which) are diffed item by item and deleted items become ``{"$patch": "delete"}``;
-primitive merge lists use ``$deleteFromPrimitiveList``. The API server applies the patch with
+primitive merge lists use ``$deleteFromPrimitiveList``; every list the patch touches carries
+``$setElementOrder`` with the file's order, as kubectl sends it. The API server applies the patch with
 minikube8s/api/patch.py, the inverse of what is computed here.
 """
 
@@ -40,6 +41,7 @@ Object = dict[str, Any]
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 DELETE_FROM_PRIMITIVE = "$deleteFromPrimitiveList/"
+SET_ELEMENT_ORDER = "$setElementOrder/"
 
 
 # ----------------------------------------------------------------------------- patch metadata
@@ -91,13 +93,20 @@ def _additions(current: Object, modified: Object, type_name: str | None) -> Obje
                 added = [x for x in want if x not in have]
                 if added:
                     patch[key] = added
+                    patch[SET_ELEMENT_ORDER + key] = copy.deepcopy(want)
             else:
                 items = _list_additions(have, want, merge_key, _sub_type(field))
                 if items:
                     patch[key] = items
+                    patch[SET_ELEMENT_ORDER + key] = _order(want, merge_key)
         elif want != have:
             patch[key] = copy.deepcopy(want)
     return patch
+
+
+def _order(items: list[Any], key: str) -> list[Any]:
+    """``$setElementOrder/<list>``: the file's order, so merged items keep it."""
+    return [{key: x[key]} for x in items if isinstance(x, dict) and key in x]
 
 
 def _by_key(items: list[Any], key: str) -> dict[Any, Object]:
@@ -142,10 +151,12 @@ def _deletions(original: Object, modified: Object, type_name: str | None) -> Obj
                 gone = [x for x in was if x not in now]
                 if gone:
                     patch[DELETE_FROM_PRIMITIVE + key] = gone
+                    patch[SET_ELEMENT_ORDER + key] = copy.deepcopy(now)
             elif merge_key:
                 items = _list_deletions(was, now, merge_key, _sub_type(field))
                 if items:
                     patch[key] = items
+                    patch[SET_ELEMENT_ORDER + key] = _order(now, merge_key)
     return patch
 
 
@@ -209,20 +220,20 @@ def three_way_patch(original: Object | None, modified: Object, current: Object, 
     return _combine(deletions, additions, type_name)
 
 
-def with_last_applied(obj: Object) -> Object:
-    """The configuration with its own JSON in the last-applied annotation (as kubectl stores
-    it: compact, keys sorted, a trailing newline, and without the annotation itself)."""
+def with_last_applied(obj: Object, namespace: str = "") -> Object:
+    """The configuration with its own JSON in the last-applied annotation, as kubectl stores
+    it: the object with its namespace filled in and an ``annotations`` map (maybe empty)
+    minus the annotation itself, as compact JSON with sorted keys and a trailing newline."""
     config = copy.deepcopy(obj)
     md = config.setdefault("metadata", {})
+    if namespace and not md.get("namespace"):
+        md["namespace"] = namespace
     annotations = dict(md.get("annotations") or {})
     annotations.pop(LAST_APPLIED, None)
-    if annotations:
-        md["annotations"] = annotations
-    else:
-        md.pop("annotations", None)
+    md["annotations"] = annotations
     text = json.dumps(config, sort_keys=True, separators=(",", ":")) + "\n"
     out = copy.deepcopy(config)
-    out.setdefault("metadata", {}).setdefault("annotations", {})[LAST_APPLIED] = text
+    out["metadata"]["annotations"][LAST_APPLIED] = text
     return out
 
 
@@ -250,7 +261,7 @@ async def apply_one(session: Session, m: manifests.Manifest, *, server_side: boo
                                    patch_type="apply", field_manager=field_manager,
                                    force=force_conflicts)
         return f"{prefix} serverside-applied"
-    modified = with_last_applied(m.obj)
+    modified = with_last_applied(m.obj, ns)
     live = await session.get_or_none(res, m.name, namespace=ns)
     if live is None:
         await session.client.create(res, modified, namespace=ns,

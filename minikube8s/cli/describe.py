@@ -201,8 +201,6 @@ def _describe_rc(obj: Object) -> Lines:
 
 
 def _describe_service(obj: Object, endpoints: Object | None) -> Lines:
-    from ..roles.apiserver.tables import format_endpoints
-
     spec = obj.get("spec") or {}
     lines = _header(obj, namespaced=True)
     sel = spec.get("selector") or {}
@@ -258,11 +256,56 @@ def _describe_generic(obj: Object, res: Resource) -> Lines:
     return lines
 
 
-def _events_lines(events: list[Object], now: datetime) -> Lines:
-    # The API server's AGE formatting (apimachinery's HumanDuration), imported late: the
-    # roles package is heavy and every other verb would pay for it at start-up.
-    from ..roles.apiserver.tables import since
+def human_duration(seconds: int) -> str:
+    """apimachinery's HumanDuration, which kubectl's describers use for event ages (the
+    API server's tables.py does the same for AGE cells; the CLI does not import the
+    server's package)."""
+    if seconds < 0:
+        return "0s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if seconds < 120:
+        return f"{seconds}s"
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 192:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    if days < 730:
+        return f"{days}d"
+    years = days // 365
+    if years < 8:
+        return f"{years}y{days % 365}d" if days % 365 else f"{years}y"
+    return f"{years}y"
 
+
+def since(timestamp: Any, *, now: datetime) -> str:
+    if not isinstance(timestamp, str) or not timestamp:
+        return "<unknown>"
+    try:
+        t = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return "<unknown>"
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return human_duration(int((now - t).total_seconds()))
+
+
+def format_endpoints(ep: Object) -> str:
+    """``IP:PORT,IP:PORT`` (at most three, then ``+ N more...``), as kubectl prints them."""
+    pairs = [f"{a.get('ip')}:{p.get('port')}" for s in ep.get("subsets") or []
+             for p in (s.get("ports") or [{}]) for a in s.get("addresses") or []]
+    if not pairs:
+        return "<none>"
+    more = f" + {len(pairs) - 3} more..." if len(pairs) > 3 else ""
+    return ",".join(pairs[:3]) + more
+
+
+def _events_lines(events: list[Object], now: datetime) -> Lines:
     if not events:
         return [["Events:", "<none>"]]
     lines: Lines = [["Events:"], ["  Type", "Reason", "Age", "From", "Message"],

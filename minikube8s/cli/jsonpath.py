@@ -34,8 +34,7 @@ class _Range:
     body: list[Any]
 
 
-_FILTER = re.compile(r"^@((?:\.[\w\-/]+|\[['\"][^'\"]*['\"]\])*)\s*(==|!=|<=|>=|<|>|=~)?\s*(.*)$",
-                     re.S)
+_FILTER = re.compile(r"^@([^=!<>~]*?)\s*(?:(==|!=|<=|>=|<|>|=~)\s*(.*))?$", re.S)
 
 
 def _unquote(text: str) -> str:
@@ -111,7 +110,7 @@ def _bracket(inner: str, template: str) -> tuple[str, Any]:
         op = m.group(2) or ""
         value: Any = None
         if op:
-            raw = m.group(3).strip()
+            raw = (m.group(3) or "").strip()
             if raw[:1] in "'\"":
                 value = _unquote(raw)
             else:
