@@ -10,8 +10,8 @@ fields removed from the file are removed from the object. Lists that strategic m
 merges by key (containers by name, ports by containerPort/port...; minikube8s/api/schema.py
 says which) are diffed item by item and deleted items become ``{"$patch": "delete"}``;
 primitive merge lists use ``$deleteFromPrimitiveList``; every list the patch touches carries
-``$setElementOrder`` with the file's order, as kubectl sends it. The API server applies the patch with
-minikube8s/api/patch.py, the inverse of what is computed here.
+``$setElementOrder`` with the file's order, as kubectl sends it. The API server applies the
+patch with minikube8s/api/patch.py, the inverse of what is computed here.
 """
 
 from __future__ import annotations
