@@ -195,6 +195,7 @@ async def test_unexpected_exception_is_500_status(api: InProcessApi) -> None:
         raise RuntimeError("kaput")
 
     api.registry.get = boom  # type: ignore[method-assign]
+    api.registry.get_cached = boom  # type: ignore[method-assign]  # what GET calls
     r = await api.http.get(f"{PODS}/x")
     assert r.status == 500
     st = await r.json()

@@ -10,15 +10,17 @@ headers); registry.py owns everything from defaulting to the store write.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 from aiohttp import web
 
 from ...api import errors
 from . import machinery, params
+from .cacher import Cached
 from .keys import REGISTRY
 from .params import Target
-from .registry import Object, WriteOptions
+from .registry import CachedPage, Object, WriteOptions
 
 JSON = "application/json"
 
@@ -46,8 +48,6 @@ def json_response(body: Any, *, status: int = 200, warnings: list[str] | None = 
 
 
 def _dumps(obj: Any) -> str:
-    import json
-
     return json.dumps(obj, separators=(",", ":"))
 
 
@@ -69,6 +69,42 @@ def render_object(request: web.Request, target: Target, obj: Object, *, status: 
                         include_object=acc.include_object)
         return json_response(body, status=status, warnings=warnings)
     return json_response(served(target, obj), status=status, warnings=warnings)
+
+
+def plain_json(request: web.Request, target: Target) -> bool:
+    """True when the response is the stored v1 JSON itself (no Table, no v1beta3)."""
+    return not params.accept(request).table and bool(
+        target.resource.group or target.version == "v1")
+
+
+def raw_json(body: bytes, *, status: int = 200) -> web.Response:
+    """Already-encoded JSON, with the headers json_response would give it."""
+    return web.Response(body=body, status=status,
+                        headers={"Content-Type": "application/json; charset=utf-8"})
+
+
+def render_cached(request: web.Request, target: Target, entry: Cached, *,
+                  status: int = 200) -> web.Response:
+    if plain_json(request, target):
+        return raw_json(entry.body, status=status)
+    return render_object(request, target, entry.decode(), status=status)
+
+
+def render_cached_list(request: web.Request, target: Target, page: CachedPage,
+                       ) -> web.Response:
+    if not plain_json(request, target):
+        return render_list(request, target, [e.decode() for e in page.items],
+                           resource_version=page.resource_version,
+                           continue_token=page.continue_token)
+    md: dict[str, Any] = {"resourceVersion": page.resource_version}
+    if page.continue_token:
+        md["continue"] = page.continue_token
+    # The list's JSON around the cached bodies: exactly what json.dumps of the whole would give.
+    head = _dumps({"kind": f"{target.resource.kind}List", "apiVersion": target.api_version,
+                   "metadata": md})
+    body = b"".join((head[:-1].encode(), b',"items":[',
+                     b",".join([e.body for e in page.items]), b"]}"))
+    return raw_json(body)
 
 
 def render_list(request: web.Request, target: Target, items: list[Object], *,
@@ -148,8 +184,10 @@ def write_options(request: web.Request, *, subresource: str = "",
 
 
 async def get(request: web.Request, target: Target) -> web.Response:
-    obj = await request.app[REGISTRY].get(target.resource, target.namespace, target.name)
-    return render_object(request, target, obj)
+    entry = await request.app[REGISTRY].get_cached(
+        target.resource, target.namespace, target.name,
+        resource_version=request.query.get("resourceVersion", ""))
+    return render_cached(request, target, entry)
 
 
 async def list_(request: web.Request, target: Target) -> web.Response:
@@ -159,12 +197,12 @@ async def list_(request: web.Request, target: Target) -> web.Response:
     if q.get("resourceVersionMatch") == "Exact" and q.get("resourceVersion"):
         revision = params.parse_int(q.get("resourceVersion"), param="resourceVersion",
                                     minimum=1) or 0
-    page = await request.app[REGISTRY].list_page(
+    page = await request.app[REGISTRY].list_cached(
         target.resource, target.namespace,
         label_selector=q.get("labelSelector", ""), field_selector=q.get("fieldSelector", ""),
-        limit=limit, continue_token=q.get("continue", ""), revision=revision)
-    return render_list(request, target, page.items, resource_version=page.resource_version,
-                       continue_token=page.continue_token)
+        limit=limit, continue_token=q.get("continue", ""), revision=revision,
+        resource_version=q.get("resourceVersion", ""))
+    return render_cached_list(request, target, page)
 
 
 async def create(request: web.Request, target: Target) -> web.Response:

@@ -8,6 +8,10 @@ client read. The write pipeline follows interfaces.py: server metadata and defau
 ``Strategy.prepare_*``, validation, the admission chain, the store write, and
 ``Strategy.after_delete`` once an object is really gone.
 
+Reads (GET, LIST, and what admission and strategies look up) are served from the watch cache
+(cacher.py) when it can answer consistently, else from the store; writes always read and
+compare-and-swap on the store itself.
+
 Per-kind differences (status and finalize updates, create-on-update, grace periods) are in
 rules.py. Deletion follows Kubernetes: a scheduled pod is deleted gracefully (deletionTimestamp +
 deletionGracePeriodSeconds, removed when its kubelet deletes it again with grace 0); objects
@@ -26,7 +30,8 @@ from typing import Any
 from ...api import errors, selectors
 from ...api.resources import Resource
 from ...store import base as store
-from . import machinery, rules
+from . import machinery, params, rules
+from .cacher import WAIT_TIMEOUT, Cached, Cacher, Stale, decode_kv
 from .interfaces import AdmissionPlugin, Attributes, DefaultStrategy, Operation, Strategy
 from .params import CONTINUE_EXPIRED, decode_continue, encode_continue
 
@@ -47,6 +52,23 @@ class ListPage:
     items: list[Object]
     resource_version: str
     continue_token: str = ""
+
+
+@dataclass(slots=True)
+class CachedPage:
+    """A list page of immutable entries (Cached.body is the served JSON)."""
+
+    items: list[Cached]
+    resource_version: str
+    continue_token: str = ""
+
+
+def min_revision(resource_version: str) -> int | None:
+    """A read's resourceVersion as the cache's min_revision: "" -> None (consistent read,
+    the store's current revision), "0" -> 0 (any state), "N" -> N (not older than N)."""
+    if not resource_version:
+        return None
+    return params.parse_int(resource_version, param="resourceVersion", minimum=0) or 0
 
 
 @dataclass(slots=True)
@@ -76,10 +98,17 @@ class Registry:
         *,
         admission: Sequence[AdmissionPlugin] = (),
         strategies: Mapping[str, Strategy] | None = None,
+        watch_cache: bool = True,
+        cache_wait_timeout: float = WAIT_TIMEOUT,
     ) -> None:
         self.store = backend
         self.admission = list(admission)
         self.strategies = dict(strategies or {})
+        self.cache = Cacher(backend, wait_timeout=cache_wait_timeout) if watch_cache else None
+
+    async def close(self) -> None:
+        if self.cache is not None:
+            await self.cache.close()
 
     def strategy(self, res: Resource) -> Strategy:
         return self.strategies.get(res.name, _DEFAULT_STRATEGY)
@@ -88,9 +117,7 @@ class Registry:
 
     @staticmethod
     def decode(kv: store.KeyValue) -> Object:
-        obj: Object = json.loads(kv.value)
-        _md(obj)["resourceVersion"] = str(kv.mod_revision)
-        return obj
+        return decode_kv(kv)
 
     @staticmethod
     def encode(obj: Object) -> bytes:
@@ -110,7 +137,23 @@ class Registry:
             raise rules.store_error(e, res, name) from e
 
     async def get(self, resource: Resource, namespace: str, name: str) -> Object:
-        return self.decode(await self.get_kv(resource, namespace, name))
+        return (await self.get_cached(resource, namespace, name)).decode()
+
+    async def get_cached(self, res: Resource, namespace: str, name: str, *,
+                         resource_version: str = "") -> Cached:
+        """One object (errors.NotFound), from the cache when it can answer."""
+        wanted = min_revision(resource_version)
+        if self.cache is not None:
+            try:
+                view = await self.cache.read(res, min_revision=wanted)
+            except Stale as e:
+                log.debug("GET %s/%s from the store: %s", res.name, name, e)
+            else:
+                entry = view.get(res.store_key(namespace, name))
+                if entry is None:
+                    raise errors.NotFound.of(res.name, name, group=res.group)
+                return entry
+        return Cached.from_kv(await self.get_kv(res, namespace, name), res.kind)
 
     async def list(
         self, resource: Resource, namespace: str = "", *, label_selector: str = ""
@@ -118,7 +161,13 @@ class Registry:
         page = await self.list_page(resource, namespace, label_selector=label_selector)
         return page.items
 
-    async def list_page(
+    async def list_page(self, res: Resource, namespace: str = "", **kw: Any) -> ListPage:
+        """``list_cached`` with mutable objects (each caller its own copies)."""
+        page = await self.list_cached(res, namespace, **kw)
+        return ListPage([e.decode() for e in page.items], page.resource_version,
+                        page.continue_token)
+
+    async def list_cached(
         self,
         res: Resource,
         namespace: str = "",
@@ -128,22 +177,52 @@ class Registry:
         limit: int = 0,
         continue_token: str = "",
         revision: int = 0,
-    ) -> ListPage:
-        """One page of a (filtered) list read at one revision; ``revision`` 0 means now."""
+        resource_version: str = "",
+    ) -> CachedPage:
+        """One page of a (filtered) list read at one revision. ``revision`` (or the one in a
+        continue token) asks for exactly that revision; otherwise ``resource_version`` says
+        how fresh it must be (see min_revision)."""
         labels = selectors.parse_label_selector(label_selector)
         fields = selectors.parse_field_selector(field_selector, kind=res.kind)
         prefix = res.store_prefix(namespace)
-        only = fields.value_for("metadata.name")
-        if only is not None and not continue_token and not revision and (
-                namespace or not res.namespaced):
-            return await self._list_one(res, namespace, only, labels, fields)
         start_after: str | None = None
         if continue_token:
             revision, start_after = decode_continue(continue_token)
             if not start_after.startswith(prefix):
                 raise errors.BadRequest("continue key is not valid: key does not match prefix")
+        wanted = None if revision else min_revision(resource_version)
+        only = fields.value_for("metadata.name")
+        one = only is not None and not start_after and (namespace or not res.namespaced)
+        if self.cache is not None:
+            try:
+                if revision:
+                    view = await self.cache.read_at(res, revision)
+                else:
+                    view = await self.cache.read(res, min_revision=wanted)
+            except Stale as e:
+                log.debug("LIST %s from the store: %s", prefix, e)
+            else:
+                if one:
+                    # (kubectl wait, delete, describe): one key, not a scan of the kind.
+                    entry = view.get(res.store_key(namespace, str(only)))
+                    hit = entry is not None and entry.matches(labels, fields)
+                    return CachedPage([entry] if hit and entry else [], str(view.revision))
+                items, more = view.select(prefix, labels, fields, limit=limit,
+                                          start_after=start_after)
+                token = encode_continue(view.revision, items[-1].key) if more else ""
+                return CachedPage(items, str(view.revision), token)
+        if one and not revision:
+            return await self._list_one(res, namespace, str(only), labels, fields)
+        return await self._list_store(res, prefix, labels, fields, limit=limit,
+                                      start_after=start_after, revision=revision,
+                                      continued=bool(continue_token))
+
+    async def _list_store(self, res: Resource, prefix: str, labels: selectors.LabelSelector,
+                          fields: selectors.FieldSelector, *, limit: int,
+                          start_after: str | None, revision: int,
+                          continued: bool) -> CachedPage:
         filtering = not labels.empty or not fields.empty
-        items: list[Object] = []
+        items: list[Cached] = []
         more = False
         last_key = ""
         read_rev = revision
@@ -155,7 +234,7 @@ class Registry:
                 lr = await self.store.list(prefix, limit=want, start_after=start_after,
                                            revision=read_rev)
             except store.Gone as e:
-                if continue_token:
+                if continued:
                     raise errors.Gone(CONTINUE_EXPIRED) from e
                 raise rules.store_error(e, res, "") from e
             except store.StoreError as e:
@@ -164,13 +243,10 @@ class Registry:
             stopped = False
             for i, kv in enumerate(lr.items):
                 last_key = kv.key
-                obj = self.decode(kv)
-                if filtering and not (
-                    labels.matches((obj.get("metadata") or {}).get("labels") or {})
-                    and fields.matches(obj)
-                ):
+                entry = Cached.from_kv(kv, res.kind)
+                if filtering and not entry.matches(labels, fields):
                     continue
-                items.append(obj)
+                items.append(entry)
                 if limit and len(items) >= limit:
                     more = i < len(lr.items) - 1 or lr.more
                     stopped = True
@@ -179,11 +255,11 @@ class Registry:
                 break
             start_after = lr.items[-1].key
         token = encode_continue(read_rev, last_key) if more else ""
-        return ListPage(items, str(read_rev), token)
+        return CachedPage(items, str(read_rev), token)
 
     async def _list_one(self, res: Resource, namespace: str, name: str,
                         labels: selectors.LabelSelector,
-                        fields: selectors.FieldSelector) -> ListPage:
+                        fields: selectors.FieldSelector) -> CachedPage:
         """A list with ``metadata.name=X`` (kubectl wait, delete, describe) reads one key.
         The list's revision is taken before the read and raised to the object's, so a watch
         from it misses nothing about that name."""
@@ -191,14 +267,12 @@ class Registry:
             rev = await self.store.current_revision()
             kv = await self.store.get(res.store_key(namespace, name))
         except store.NotFound:
-            return ListPage([], str(rev))
+            return CachedPage([], str(rev))
         except store.StoreError as e:
             raise rules.store_error(e, res, name) from e
-        obj = self.decode(kv)
+        entry = Cached.from_kv(kv, res.kind)
         rev = max(rev, kv.mod_revision)
-        matched = labels.matches((obj.get("metadata") or {}).get("labels") or {}) and \
-            fields.matches(obj)
-        return ListPage([obj] if matched else [], str(rev))
+        return CachedPage([entry] if entry.matches(labels, fields) else [], str(rev))
 
     # -- writes -------------------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ from ...api import errors, selectors
 from ...api.resources import Resource
 from ...store import base as store
 from . import params
-from .handlers import served
+from .cacher import Cached, Cacher, encode
+from .handlers import plain_json, served
 from .keys import HUBS, REGISTRY, SETTINGS
 from .params import Target
 from .registry import Object, Registry
@@ -41,8 +42,10 @@ class WatchHubs:
     """The per-kind fan-out hubs of one API server, plus a small cache of encoded events so
     a change seen by many plain watchers is serialised once."""
 
-    def __init__(self, backend: store.Backend, *, queue_size: int = 1000) -> None:
+    def __init__(self, backend: store.Backend, *, queue_size: int = 1000,
+                 cache: Cacher | None = None) -> None:
         self.backend = backend
+        self.cache = cache
         self.queue_size = queue_size
         self._hubs: dict[str, Any] = {}
         self._encoded: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
@@ -78,10 +81,23 @@ class WatchHubs:
                 self._decoded.popitem(last=False)
         return obj
 
-    def encoded(self, key: tuple[int, str, str], build: dict[str, Any]) -> bytes:
+    def line(self, ev: store.Event, etype: str, target: Target) -> bytes:
+        """The JSON line of a store event as every plain (non-Table) watcher of target's
+        version gets it, encoded once: from the watch cache's bytes when it holds exactly
+        this revision, else decoded and encoded here."""
+        key = (ev.revision, etype, target.version)
         line = self._encoded.get(key)
         if line is None:
-            line = json.dumps(build, separators=(",", ":")).encode() + b"\n"
+            body: bytes | None = None
+            if target.version == "v1" or target.resource.group:
+                entry = self.cache.peek(ev.kv.key, ev.kv.mod_revision) if self.cache else None
+                if entry is not None:
+                    body = entry.body
+                else:
+                    body = encode(self.decoded(ev.kv))
+            else:
+                body = encode(served(target, self.decoded(ev.kv)))
+            line = event_line(etype, body)
             self._encoded[key] = line
             if len(self._encoded) > _ENCODED_CACHE:
                 self._encoded.popitem(last=False)
@@ -123,24 +139,34 @@ class _Filter:
         return self.labels.matches(labels) and self.fields.matches(obj)
 
 
-def _event_type(ev: store.Event, flt: _Filter, hubs: WatchHubs) -> tuple[str, Object] | None:
-    """Kubernetes' view of one store event for a watcher with this filter, or None."""
+_TYPES = {store.EventType.CREATE: "ADDED", store.EventType.UPDATE: "MODIFIED",
+          store.EventType.DELETE: "DELETED"}
+
+
+def event_line(etype: str, body: bytes) -> bytes:
+    """``{"type":T,"object":O}`` + newline around an encoded object, as json.dumps has it."""
+    return b"".join((b'{"type":"', etype.encode(), b'","object":', body, b"}\n"))
+
+
+def _event_type(ev: store.Event, flt: _Filter,
+                hubs: WatchHubs) -> tuple[str, Object | None] | None:
+    """Kubernetes' view of one store event for a watcher with this filter, or None. The
+    object is None when it is the event's own (the same for every watcher: not decoded
+    here for watchers without selectors)."""
     if not ev.kv.key.startswith(flt.prefix):
         return None
-    obj = hubs.decoded(ev.kv)
-    if ev.type == store.EventType.CREATE:
-        return ("ADDED", obj) if not flt.filtering or flt.matches(obj) else None
-    if ev.type == store.EventType.DELETE:
-        return ("DELETED", obj) if not flt.filtering or flt.matches(obj) else None
     if not flt.filtering:
-        return "MODIFIED", obj
+        return _TYPES[ev.type], None
+    obj = hubs.decoded(ev.kv)
+    if ev.type != store.EventType.UPDATE:
+        return (_TYPES[ev.type], None) if flt.matches(obj) else None
     now = flt.matches(obj)
     before = hubs.decoded(ev.prev) if ev.prev is not None else None
     was = before is not None and flt.matches(before)
     if now and was:
-        return "MODIFIED", obj
+        return "MODIFIED", None
     if now:
-        return "ADDED", obj
+        return "ADDED", None
     if was and before is not None:
         # The object as it last matched, at the revision where it stopped matching.
         gone = dict(before)
@@ -159,6 +185,7 @@ class _Stream:
         self.acc = params.accept(request)
         self.hubs = request.app[HUBS]
         self.lock = asyncio.Lock()
+        self.plain = plain_json(request, target)
 
     def _object(self, obj: Object) -> dict[str, Any]:
         if self.acc.table:
@@ -169,16 +196,27 @@ class _Stream:
                             include_object=self.acc.include_object)
         return served(self.target, obj)
 
-    async def send(self, etype: str, obj: Object, *, revision: int = 0) -> None:
-        if revision and not self.acc.table:
-            line = self.hubs.encoded(
-                (revision, etype, self.target.version),
-                {"type": etype, "object": self._object(obj)})
-        else:
-            line = json.dumps({"type": etype, "object": self._object(obj)},
-                              separators=(",", ":")).encode() + b"\n"
+    async def send(self, etype: str, obj: Object) -> None:
+        line = json.dumps({"type": etype, "object": self._object(obj)},
+                          separators=(",", ":")).encode() + b"\n"
         async with self.lock:
             await self.resp.write(line)
+
+    async def send_event(self, etype: str, ev: store.Event) -> None:
+        """A store event's own object, encoded once for all plain watchers."""
+        if self.acc.table:
+            await self.send(etype, self.hubs.decoded(ev.kv))
+            return
+        line = self.hubs.line(ev, etype, self.target)
+        async with self.lock:
+            await self.resp.write(line)
+
+    async def send_entry(self, etype: str, entry: Cached) -> None:
+        if self.plain:
+            async with self.lock:
+                await self.resp.write(event_line(etype, entry.body))
+        else:
+            await self.send(etype, entry.decode())
 
     async def send_raw(self, etype: str, obj: dict[str, Any]) -> None:
         line = json.dumps({"type": etype, "object": obj}, separators=(",", ":")).encode()
@@ -205,11 +243,11 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
     timeout = params.parse_int(q.get("timeoutSeconds"), param="timeoutSeconds", minimum=0)
     bookmarks = params.query_bool(request, "allowWatchBookmarks")
     rv = q.get("resourceVersion", "")
-    initial: list[Object] = []
+    initial: list[Cached] = []
     if rv in ("", "0"):
-        page = await reg.list_page(target.resource, target.namespace,
-                                   label_selector=q.get("labelSelector", ""),
-                                   field_selector=flt.field_selector)
+        page = await reg.list_cached(target.resource, target.namespace,
+                                     label_selector=q.get("labelSelector", ""),
+                                     field_selector=flt.field_selector, resource_version=rv)
         initial = page.items
         start = int(page.resource_version)
     else:
@@ -219,10 +257,12 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
     resp.enable_chunked_encoding()
     await resp.prepare(request)
     stream = _Stream(request, target, resp)
-    for obj in initial:
-        await stream.send("ADDED", obj)
+    for entry in initial:
+        await stream.send_entry("ADDED", entry)
 
     last = start
+
+    hubs = request.app[HUBS]
 
     async def pump() -> None:
         nonlocal last
@@ -230,12 +270,12 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
         try:
             async for ev in events:
                 last = ev.revision
-                out = _event_type(ev, flt, request.app[HUBS])
+                out = _event_type(ev, flt, hubs)
                 if out is not None:
-                    # The encoded-line cache is keyed by revision, so only objects that are
-                    # the same for every watcher of the kind go through it.
-                    same = out[0] != "DELETED" or ev.type == store.EventType.DELETE
-                    await stream.send(out[0], out[1], revision=ev.revision if same else 0)
+                    if out[1] is None:
+                        await stream.send_event(out[0], ev)
+                    else:
+                        await stream.send(out[0], out[1])
         finally:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
