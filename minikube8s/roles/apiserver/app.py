@@ -10,7 +10,8 @@ what lets every URL take a trailing slash, keeps ``/api/v1/namespaces/X/status``
 The error middleware is the single place where exceptions become responses: an APIError is
 its Status; aiohttp's own HTTP errors (404, 405 from routes registered by neighbours) become
 Statuses too; anything else is logged with its traceback and answered as a 500 InternalError
-Status, never an HTML page. The access-log middleware writes one line per request.
+Status, never an HTML page. The access-log middleware hands one line per request to
+accesslog.py, which writes it off the event loop.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 from ...api import errors
 from . import discovery, handlers, metrics, openapi, params, subresources, watch
+from .accesslog import ACCESS_LOG
 from .keys import HUBS, READY, REGISTRY, SETTINGS, Settings
 from .registry import Registry
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("minikube8s.apiserver.access")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -95,8 +96,8 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         code = resp.status
         return resp
     finally:
-        access_log.info("%s %s %d %.1fms", request.method, request.path_qs, code,
-                        (time.monotonic() - start) * 1000)
+        ACCESS_LOG.record(request.method, request.path_qs, code,
+                          (time.monotonic() - start) * 1000)
 
 
 # -- health -----------------------------------------------------------------------------------
@@ -161,9 +162,14 @@ async def api_handler(request: web.Request) -> web.StreamResponse:
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource") from None
         raise errors.NotFound("the server could not find the requested resource") from None
+    watching = request.method == "GET" and params.is_watch(request, target)
+    request[metrics.CLASSIFIED] = (
+        metrics.verb_of(request.method, name=target.name, watch=watching),
+        f"{target.resource.name}/{target.subresource}" if target.subresource
+        else target.resource.name)
     if target.subresource:
         return await subresources.handle(request, target)
-    if request.method == "GET" and params.is_watch(request, target):
+    if watching:
         if target.name and target.resource.namespaced and not target.namespace:
             raise errors.NotFound("the server could not find the requested resource")
         return await watch.serve(request, target)
@@ -185,7 +191,8 @@ def build_app(registry: Registry, *, ready: asyncio.Event,
     # aiohttp's own limit sits above ours so params.read_body reports 413 in Kubernetes' words.
     app = web.Application(middlewares=middlewares, client_max_size=params.MAX_BODY + 1024)
     app[REGISTRY] = registry
-    app[HUBS] = watch.WatchHubs(registry.store, queue_size=settings.watch_queue_size)
+    app[HUBS] = watch.WatchHubs(registry.store, queue_size=settings.watch_queue_size,
+                                cache=registry.cache)
     app[SETTINGS] = settings
     app[READY] = ready
     for path, h in (("/healthz", healthz), ("/livez", healthz), ("/readyz", readyz)):
@@ -197,6 +204,8 @@ def build_app(registry: Registry, *, ready: asyncio.Event,
 
     async def close_hubs(app: web.Application) -> None:
         await app[HUBS].close()
+        await registry.close()
+        ACCESS_LOG.stop()
 
     app.on_cleanup.append(close_hubs)
     return app

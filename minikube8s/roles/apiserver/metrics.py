@@ -9,17 +9,20 @@ Prometheus text format; ``metrics_middleware`` records every request in it:
   counted but not timed, since a watch lasts as long as its client wants)
 
 The verb is the Kubernetes verb (get, list, watch, create, update, patch, delete,
-deletecollection). The handlers (app.py, handlers.py) may set ``request["k8s_verb"]`` and
+deletecollection). app.py, which parses every API path anyway, puts (verb, resource) on the
+request under ``CLASSIFIED``; handlers may still override with ``request["k8s_verb"]`` and
 ``request["k8s_resource"]``; otherwise both are derived from the method and path here. A
 subresource is reported as ``pods/status``; non-resource paths (/healthz, /version) have an
-empty resource.
+empty resource. The labelled children are looked up once per label set and kept: on the
+request path, ``.labels()`` was a measurable share of a GET.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -40,6 +43,21 @@ class Metrics:
     registry: CollectorRegistry
     requests: Counter
     latency: Histogram
+    _counts: dict[tuple[str, str, int], Any] = field(default_factory=dict)
+    _latencies: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def record(self, verb: str, resource: str, code: int, seconds: float | None) -> None:
+        """Count one request; ``seconds`` None for requests that are not timed (watches)."""
+        key = (verb, resource, code)
+        counter = self._counts.get(key)
+        if counter is None:
+            counter = self._counts[key] = self.requests.labels(verb, resource, str(code))
+        counter.inc()
+        if seconds is not None:
+            hist = self._latencies.get((verb, resource))
+            if hist is None:
+                hist = self._latencies[verb, resource] = self.latency.labels(verb, resource)
+            hist.observe(seconds)
 
     @classmethod
     def create(cls) -> Metrics:
@@ -58,6 +76,23 @@ class Metrics:
 
 
 METRICS_KEY = web.AppKey("minikube8s_metrics", Metrics)
+
+try:
+    CLASSIFIED: Any = web.RequestKey("minikube8s_classified", tuple)
+except AttributeError:  # aiohttp before RequestKey: a plain key does the same
+    CLASSIFIED = "minikube8s_classified"
+"""``(verb, resource)`` of a request whose path is already parsed (app.py sets it)."""
+
+
+def verb_of(method: str, *, name: str, watch: bool) -> str:
+    if method in ("GET", "HEAD"):
+        return "watch" if watch else ("get" if name else "list")
+    if method == "DELETE":
+        return "delete" if name else "deletecollection"
+    return _VERBS.get(method) or method.lower()
+
+
+_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 
 
 def classify(method: str, path: str, query_watch: str = "") -> tuple[str, str]:
@@ -83,22 +118,8 @@ def classify(method: str, path: str, query_watch: str = "") -> tuple[str, str]:
     sub = rest[2] if len(rest) > 2 else ""
     if sub:
         resource = f"{resource}/{sub}"
-    if method in ("GET", "HEAD"):
-        if watch or query_watch.lower() in ("true", "1"):
-            verb = "watch"
-        else:
-            verb = "get" if name else "list"
-    elif method == "POST":
-        verb = "create"
-    elif method == "PUT":
-        verb = "update"
-    elif method == "PATCH":
-        verb = "patch"
-    elif method == "DELETE":
-        verb = "delete" if name else "deletecollection"
-    else:
-        verb = method.lower()
-    return verb, resource
+    watch = watch or query_watch.lower() in ("true", "1")
+    return verb_of(method, name=name, watch=watch), resource
 
 
 @web.middleware
@@ -119,13 +140,14 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         code = e.code
         raise
     finally:
-        verb, resource = classify(request.method, request.path,
-                                  request.query.get("watch", ""))
+        classified = request.get(CLASSIFIED)
+        if classified is None:
+            classified = classify(request.method, request.path, request.query.get("watch", ""))
+        verb, resource = classified
         verb = str(request.get("k8s_verb") or verb)
         resource = str(request.get("k8s_resource") or resource)
-        metrics.requests.labels(verb, resource, str(code)).inc()
-        if verb != "watch":
-            metrics.latency.labels(verb, resource).observe(time.perf_counter() - started)
+        metrics.record(verb, resource, code,
+                       None if verb == "watch" else time.perf_counter() - started)
 
 
 async def _serve_metrics(request: web.Request) -> web.Response:
