@@ -22,6 +22,7 @@ rule's spirit: no awaits, no API calls, nothing slow. plugins.py reads NodeInfo/
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -95,11 +96,22 @@ class PodInfo:
 
 
 def _int_quantity(v: Any, scale: int = 1) -> int:
+    if isinstance(v, str):
+        return _int_text(v, scale)
     try:
         q: Fraction = parse_quantity(v)
     except (ValueError, TypeError):
         return 0
     return math.ceil(q * scale)
+
+
+@functools.lru_cache(maxsize=4096)
+def _int_text(v: str, scale: int) -> int:
+    # Clusters use a handful of distinct quantities ("100m", "64Mi"): parse each once.
+    try:
+        return math.ceil(parse_quantity(v) * scale)
+    except ValueError:
+        return 0
 
 
 def _requests(container: Mapping[str, Any]) -> Mapping[str, Any]:

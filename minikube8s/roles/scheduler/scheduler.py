@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...client import Client, Controller, EventRecorder, Informer, WorkQueue, errors, key_of
-from ...client.clock import Clock, RealClock
+from ...client.clock import Clock, RealClock, Timer
 from ...client.informer import split_key
 from ...client.rest import resource
 from ...tasks import Supervisor
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 Object = dict[str, Any]
 PODS = resource("pods")
 COMPONENT = "default-scheduler"
+FLUSH_DELAY = 0.05
 
 
 @dataclass(slots=True)
@@ -90,6 +91,8 @@ class Scheduler:
         self.bound = 0
         self.bind_failures = 0
         self._tasks: list[asyncio.Task[Any]] = []
+        self._flush_timer: Timer | None = None
+        self._bind_retries: dict[str, int] = {}
         pods.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
                          on_delete=self._pod_deleted)
         nodes.add_handler(on_add=self._node_changed, on_update=self._node_updated,
@@ -122,6 +125,7 @@ class Scheduler:
         key = key_of(pod)
         if (pod.get("spec") or {}).get("nodeName"):
             self.unschedulable.pop(key, None)
+            self._bind_retries.pop(key, None)
             if is_terminal(pod):
                 if self.cache.remove_pod(key, str(pod["metadata"].get("uid") or "")):
                     self.flush("pod finished")
@@ -136,6 +140,7 @@ class Scheduler:
     def _pod_deleted(self, pod: Object) -> None:
         key = key_of(pod)
         self.unschedulable.pop(key, None)
+        self._bind_retries.pop(key, None)
         if self.cache.remove_pod(key, str((pod.get("metadata") or {}).get("uid") or "")):
             self.flush("pod deleted")
 
@@ -150,10 +155,17 @@ class Scheduler:
         self.cache.remove_node(str((node.get("metadata") or {}).get("name") or ""))
 
     def flush(self, why: str = "") -> None:
-        """Move the unschedulable pods back to the queue, each after its own backoff."""
-        if not self.unschedulable:
+        """Move the unschedulable pods back to the queue soon, each after its own backoff.
+
+        Requests within ``FLUSH_DELAY`` are coalesced: deleting 3,000 pods must not walk the
+        unschedulable set 3,000 times."""
+        if not self.unschedulable or self._flush_timer is not None:
             return
         log.debug("scheduler: retrying %d unschedulable pods (%s)", len(self.unschedulable), why)
+        self._flush_timer = self.clock.call_later(FLUSH_DELAY, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_timer = None
         now = self.clock.now()
         for key, f in self.unschedulable.items():
             wait = f.at + self._backoff(f.attempts) - now
@@ -217,25 +229,34 @@ class Scheduler:
         try:
             await self.client.bind(ns, name, node, uid=str(pod["metadata"].get("uid") or ""))
         except (errors.NotFound, errors.Conflict) as e:
-            # Deleted, or bound by someone else: the informer will tell; nothing to retry.
+            # Deleted, bound by someone else, or recreated: the informer will tell. Look again
+            # after a short backoff, by which time it probably has.
             log.debug("scheduler: binding %s to %s: %s", key, node, e)
             self.bind_failures += 1
             if self.cache.forget(key):
                 self.flush("assumption forgotten")
-            self.queue.add(key)
+            self._retry_later(key)
         except errors.ClientError as e:
             log.warning("scheduler: binding %s to %s failed: %s", key, node, e)
             self.bind_failures += 1
             if self.cache.forget(key):
                 self.flush("assumption forgotten")
             self.recorder.event(pod, "Warning", "FailedScheduling", f"Binding rejected: {e}")
-            self.queue.add_rate_limited(key)
+            self._retry_later(key)
         else:
             self.bound += 1
             self.cache.finish_binding(key, self.clock.now())
-            self.queue.forget(key)
+            self._bind_retries.pop(key, None)
             self.recorder.event(pod, "Normal", "Scheduled",
                                 f"Successfully assigned {ns}/{name} to {node}")
+
+    def _retry_later(self, key: str) -> None:
+        """Requeue after a failed bind: 0.1 s doubling to ``max_backoff`` per pod. (The
+        queue's own rate limiter is reset by every successful reconcile, and the reconcile
+        that chose the node did succeed.)"""
+        attempts = self._bind_retries.get(key, 0) + 1
+        self._bind_retries[key] = attempts
+        self.queue.add_after(key, min(self.max_backoff, 0.1 * 2 ** min(attempts - 1, 16)))
 
     async def _mark_unschedulable(self, pod: Object, message: str) -> None:
         """PodScheduled=False/Unschedulable with the FitError message, unless already so."""
@@ -297,6 +318,9 @@ class Scheduler:
                 self.flush("periodic retry")
 
     async def stop(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
         await self.controller.stop(grace=2.0)
         for t in self._tasks:
             t.cancel()
