@@ -1,4 +1,4 @@
-"""API server benchmark: the real ``minikube8s --role a`` beside bare aiohttp (``make bench``).
+"""API server benchmark: the real API server beside bare aiohttp (``make bench``).
 
 Issue 3 asks four things of the API server on the embedded SQLite store, and this script
 measures them in one run without judging (a report, never a pass/fail on time):
@@ -19,7 +19,14 @@ wrk is missing. Clocks are time.monotonic (CLOCK_MONOTONIC, system-wide on Linux
 processes' receipt times compare with this process's write times. bench/store.py is the
 store's benchmark; results of both are recorded in docs/benchmarks.md.
 
-Internal sub-commands (``bare``, ``watchers``) are the child processes this script starts.
+The API server runs alone by default (``apiserver``, an internal sub-command: the store and
+``ApiServer`` exactly as ``run_node`` starts them, with the same logging, minus the scheduler
+and controllers that ``--role a`` now also runs). ``--role-a`` benchmarks the whole
+``minikube8s --role a`` instead: there the scheduler reacts to every created pod (no nodes:
+a status patch and an event per pod), so its create and LIST figures measure the control plane.
+
+Internal sub-commands (``apiserver``, ``bare``, ``watchers``) are the child processes this
+script starts.
 """
 
 from __future__ import annotations
@@ -111,6 +118,41 @@ def bare_main(args: argparse.Namespace) -> int:
         app.router.add_get(f"/{name}", handler(body))
     web.run_app(app, host=HOST, port=args.port, access_log=None, print=None,
                 handle_signals=True)
+    return 0
+
+
+# -- child: the API server alone ----------------------------------------------------------------
+
+
+def apiserver_main(args: argparse.Namespace) -> int:
+    """The store and the API server as ``run_node`` starts them for the control plane, with
+    ``minikube8s``'s own logging, and nothing else; stops on SIGTERM."""
+    import logging
+    import signal
+
+    from minikube8s.config import NodeConfig, Role
+    from minikube8s.roles.apiserver.server import ApiServer
+    from minikube8s.store import open_store
+
+    logging.basicConfig(level="INFO", format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def serve() -> None:
+        cfg = NodeConfig(role=Role.A, data_dir=Path(args.data_dir), insecure_port=args.port,
+                         insecure_bind_address=HOST)
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        store = await open_store(cfg.store_url)
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        api = ApiServer(cfg, store, ready=asyncio.Event())
+        await api.start()
+        try:
+            await stop.wait()
+        finally:
+            await api.stop()
+            await store.close()
+
+    asyncio.run(serve())
     return 0
 
 
@@ -405,7 +447,8 @@ def report(res: Results, *, args: argparse.Namespace, elapsed: float) -> str:
         f"\n{when}; python {platform.python_version()} on {platform.machine()}, "
         f"{len(os.sched_getaffinity(0))} CPUs (load average {os.getloadavg()[0]:.1f} at the "
         f"end); load generator: {res.tool}, {args.connections} connections, "
-        f"{args.duration:g} s per throughput run; run took {elapsed:.0f} s.")
+        f"{args.duration:g} s per throughput run; run took {elapsed:.0f} s; server: "
+        f"{'minikube8s --role a' if args.role_a else 'the API server alone'}.")
     lines += [f"note: {n}" for n in res.notes]
     return "\n".join(lines)
 
@@ -428,7 +471,10 @@ async def wait_http(url: str, *, within: float = 20.0) -> None:
 async def run(args: argparse.Namespace, tmp: Path, res: Results) -> None:
     sys.path.insert(0, str(ROOT))
     fixture = importlib.import_module("tests.fixtures.apiserver")
-    api = fixture.ApiServerProcess(tmp / "data", *shlex.split(args.server_args))
+    if args.role_a:
+        api = fixture.ApiServerProcess(tmp / "data", *shlex.split(args.server_args))
+    else:
+        api = _alone(fixture.ApiServerProcess)(tmp / "data")
     print("starting the API server ...", file=sys.stderr, flush=True)
     api.start()
     bare: asyncio.subprocess.Process | None = None
@@ -515,6 +561,38 @@ async def run(args: argparse.Namespace, tmp: Path, res: Results) -> None:
                              + api.logs()[-2000:])
 
 
+def _alone(base: Any) -> Any:
+    """The test fixture's process class, starting ``apiserver`` (this script) instead."""
+
+    class Alone(base):
+        def start(self, timeout: float = 30.0) -> None:
+            import subprocess
+            import urllib.request
+
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(
+                    [sys.executable, __file__, "apiserver", "--data-dir", str(self.data_dir),
+                     "--port", str(self.port)],
+                    stdout=log, stderr=subprocess.STDOUT,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"the API server exited:\n{self.logs()}")
+                try:
+                    with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as r:
+                        if r.status == 200:
+                            return
+                except OSError:
+                    pass
+                time.sleep(0.05)
+            self.kill()
+            raise RuntimeError(f"the API server did not become ready:\n{self.logs()}")
+
+    return Alone
+
+
 async def main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     res = Results()
@@ -539,7 +617,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--watch-rounds", type=int, default=3, help="pods each watcher receives")
     p.add_argument("--pods", type=int, default=10_000, help="pods stored for the RSS figure")
     p.add_argument("--no-wrk", action="store_true", help="use the aiohttp load generator")
-    p.add_argument("--server-args", default="", help="extra minikube8s flags (shell words)")
+    p.add_argument("--role-a", action="store_true",
+                   help="benchmark `minikube8s --role a` (with scheduler and controllers) "
+                        "instead of the API server alone")
+    p.add_argument("--server-args", default="",
+                   help="extra minikube8s flags (shell words; with --role-a)")
+    a = sub.add_parser("apiserver", help="(internal) the API server alone")
+    a.add_argument("--data-dir", required=True)
+    a.add_argument("--port", type=int, required=True)
     b = sub.add_parser("bare", help="(internal) the bare aiohttp server")
     b.add_argument("--port", type=int, required=True)
     b.add_argument("--get", required=True)
@@ -556,6 +641,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     ns = parse_args()
+    if ns.cmd == "apiserver":
+        sys.exit(apiserver_main(ns))
     if ns.cmd == "bare":
         sys.exit(bare_main(ns))
     if ns.cmd == "watchers":
