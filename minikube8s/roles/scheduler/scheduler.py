@@ -67,7 +67,7 @@ class Scheduler:
     def __init__(self, client: Client, *, pods: Informer, nodes: Informer,
                  services: Informer | None = None, recorder: EventRecorder | None = None,
                  clock: Clock | None = None, scheduler_name: str = COMPONENT,
-                 bind_workers: int = 16, retry_interval: float = 30.0,
+                 bind_workers: int = 16, retry_interval: float = 60.0,
                  assume_ttl: float = 30.0, max_backoff: float = 10.0,
                  rng: random.Random | None = None) -> None:
         self.client = client
