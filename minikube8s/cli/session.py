@@ -96,7 +96,14 @@ class Session:
         names = args[1:]
         if len(kinds) > 1 and names:
             raise CLIError("you may only specify a single resource type when naming objects")
-        return [(self.resource(k), list(names)) for k in kinds]
+        out: list[tuple[Resource, list[str]]] = []
+        for k in kinds:
+            # a category (kubectl get all): every resource that lists it
+            members = [r for r in resources.ALL if k.lower() in r.categories]
+            for res in members or [self.resource(k)]:
+                if all(res != r for r, _ in out):
+                    out.append((res, list(names)))
+        return out
 
     @staticmethod
     def for_manifest(m: Manifest) -> Resource:

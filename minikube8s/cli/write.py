@@ -270,7 +270,12 @@ def stop(
     namespace: NamespaceOpt = None,
     kubeconfig: KubeconfigOpt = None,
 ) -> None:
-    """Gracefully shut down a resource (the seed's verb): an rc is scaled to 0, then deleted."""
+    """Gracefully shut down a resource (the seed's verb): an rc is scaled to 0, then deleted.
+
+    For a replication controller, waits (at most --timeout seconds) until it reports 0
+    replicas and no pod it selects is left, then deletes it; after the timeout it is deleted
+    anyway, with a warning. Other kinds are deleted and waited for.
+    """
     items = manifests.load(list(filename)) if filename else []
 
     async def run(session: Session) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 
 import pytest
@@ -64,6 +65,17 @@ def objects(mk: Minikube8s, apiserver: ApiServerProcess) -> None:
                          "machineID": "", "systemUUID": "", "bootID": "",
                          "kubeProxyVersion": "", "operatingSystem": "linux",
                          "architecture": "amd64"}})
+    mk("create", "-n", NS, "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "nginx-http"},
+        "subsets": [{"addresses": [{"ip": "172.16.58.4"}, {"ip": "172.16.62.6"}],
+                     "ports": [{"port": 80, "protocol": "TCP"}]}]}))
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    mk("create", "-n", NS, "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Event", "metadata": {"name": "web.1"},
+        "involvedObject": {"kind": "Pod", "name": "web", "namespace": NS},
+        "reason": "Scheduled", "message": "Successfully assigned web to 192.168.0.11",
+        "type": "Normal", "source": {"component": "default-scheduler"}, "count": 1,
+        "firstTimestamp": now, "lastTimestamp": now}))
     _patch_status(apiserver.url, f"/api/v1/namespaces/{NS}/pods/web", {
         "phase": "Running", "podIP": "172.16.58.4", "hostIP": "192.168.0.11",
         "conditions": [{"type": "Ready", "status": "True"}],
@@ -135,7 +147,7 @@ GETS = [
     ("rc", "nginx"), ("rc", "nginx", "nginx-controller"), ("pod/web", "svc/nginx"),
     ("pods", "-l", "app=web"), ("rc", "-l", "run-container=nginx"), ("pods", "-L", "app,tier"),
     ("svc", "--no-headers"),
-    ("node", "192.168.0.10"),
+    ("node", "192.168.0.10"), ("all",), ("ns",), ("events",), ("ep",),
 ]
 
 
