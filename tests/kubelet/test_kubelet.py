@@ -163,7 +163,7 @@ async def test_a_bound_pod_runs(api: InProcessApi, kubelets: Kubelets) -> None:
     await kubelets.start(api.url, "n1")
     async with Client(api.url) as c:
         await c.patch(NODES, "n1", {"spec": {"podCIDR": "172.16.7.0/24"}})
-        await asyncio.sleep(0.7)  # one heartbeat brings the podCIDR back
+        # No heartbeat has seen it yet: the first sandbox asks the API for it.
         await run_pod(c, pod_manifest("web-1"))
         pod = await eventually(lambda: _ready_pod(c, "web-1"), what="web-1 Ready")
     st = pod["status"]

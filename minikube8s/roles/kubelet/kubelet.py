@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 Object = dict[str, Any]
 PODS = resource("pods")
+NODES = resource("nodes")
 
 
 @dataclass(slots=True)
@@ -96,6 +97,7 @@ class Kubelet:
         self.status = StatusManager(client, supervisor=supervisor,
                                     writers=options.status_writers, name=f"kubelet {self.name}")
         self.pod_cidr = ""
+        self._cidr_checked = float("-inf")
         self.heartbeat = Heartbeat(
             client, self.facts, runtime, clock=clock, interval=options.heartbeat_interval,
             jitter=options.heartbeat_jitter, lease_duration=options.lease_duration,
@@ -104,7 +106,7 @@ class Kubelet:
         self.syncer = PodSyncer(
             client=client, runtime=runtime, pods=self.pods, status=self.status, clock=clock,
             backoff=CrashBackoff(base=options.backoff_base, cap=options.backoff_cap),
-            host_ip=lambda: self.facts.ip, pod_cidr=lambda: self.pod_cidr,
+            host_ip=lambda: self.facts.ip, pod_cidr=self._current_pod_cidr,
             recorder=self.recorder, normal_events=options.normal_events,
             orphan_grace=options.orphan_grace, wall=wall)
         self.workers = PodWorkers(self.syncer.sync, supervisor=supervisor, clock=clock,
@@ -134,6 +136,17 @@ class Kubelet:
         if cidr and cidr != self.pod_cidr:
             log.info("node %s: podCIDR %s", self.name, cidr)
             self.pod_cidr = cidr
+
+    async def _current_pod_cidr(self) -> str:
+        """spec.podCIDR as the heartbeats last saw it; until the node controller has given
+        one, ask the API (at most once a second) so the first pods need not wait a beat."""
+        if not self.pod_cidr and self.clock.now() - self._cidr_checked >= 1.0:
+            self._cidr_checked = self.clock.now()
+            try:
+                self._node_seen(await self.client.get(NODES, self.name))
+            except ClientError as e:
+                log.debug("node %s: reading spec.podCIDR failed: %s", self.name, e)
+        return self.pod_cidr
 
     # -- running -------------------------------------------------------------------------------
 

@@ -143,7 +143,7 @@ class PodSyncer:
 
     def __init__(self, *, client: Client, runtime: Runtime, pods: Cache,
                  status: StatusManager, clock: Clock, backoff: CrashBackoff,
-                 host_ip: Callable[[], str], pod_cidr: Callable[[], str],
+                 host_ip: Callable[[], str], pod_cidr: Callable[[], Awaitable[str]],
                  recorder: EventRecorder | None = None, normal_events: bool = True,
                  orphan_grace: float = 2.0, wall: Callable[[], float] = time.time) -> None:
         self.client = client
@@ -237,7 +237,7 @@ class PodSyncer:
         delays: list[float] = []
         if not rs.sandbox_ready:
             try:
-                await self.runtime.ensure_sandbox(pod, pod_cidr=self.pod_cidr())
+                await self.runtime.ensure_sandbox(pod, pod_cidr=await self.pod_cidr())
             except StartError as e:
                 self._event(pod, "Warning", "FailedCreatePodSandBox", e.message)
                 raise

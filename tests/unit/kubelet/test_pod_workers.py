@@ -73,10 +73,13 @@ class Node:
         self.syncer = PodSyncer(client=self.client, runtime=self.runtime,  # type: ignore[arg-type]
                                 pods=self.cache, status=self.status, clock=clock,
                                 backoff=CrashBackoff(base=10, cap=40),
-                                host_ip=lambda: "10.0.0.1", pod_cidr=lambda: "172.16.3.0/24")
+                                host_ip=lambda: "10.0.0.1", pod_cidr=self.pod_cidr)
         self.syncer.ready.set()
         self.workers = PodWorkers(self.syncer.sync, supervisor=sup, clock=clock)
         self.runtime.subscribe(self.workers.update)
+
+    async def pod_cidr(self) -> str:
+        return "172.16.3.0/24"
 
     async def add(self, pod: Object) -> str:
         self.cache.put(key_of(pod), pod)
