@@ -160,12 +160,23 @@ async def _phase(c: Client, name: str, phase: str) -> Object | None:
 
 
 async def test_a_bound_pod_runs(api: InProcessApi, kubelets: Kubelets) -> None:
-    await kubelets.start(api.url, "n1")
+    r = await kubelets.start(api.url, "n1")
     async with Client(api.url) as c:
         await c.patch(NODES, "n1", {"spec": {"podCIDR": "172.16.7.0/24"}})
         # No heartbeat has seen it yet: the first sandbox asks the API for it.
         await run_pod(c, pod_manifest("web-1"))
         pod = await eventually(lambda: _ready_pod(c, "web-1"), what="web-1 Ready")
+        # A change that is not the kubelet's business makes a sync but no status write.
+        await asyncio.sleep(0.2)
+        writes, syncs = r.kubelet.status.writes, r.kubelet.workers.syncs
+        await c.patch(PODS, "web-1", {"metadata": {"labels": {"x": "y"}}}, namespace="default")
+
+        async def synced() -> bool:
+            return r.kubelet.workers.syncs > syncs
+
+        await eventually(synced, what="a sync")
+        await asyncio.sleep(0.2)
+        assert r.kubelet.status.writes == writes
     st = pod["status"]
     assert st["phase"] == "Running"
     assert st["podIP"].startswith("172.16.7.") and st["podIPs"] == [{"ip": st["podIP"]}]

@@ -317,7 +317,14 @@ class StatusManager:
             while self._pending:
                 uid = next(iter(self._pending))
                 item = self._pending.pop(uid)
-                await self._write(uid, item)
+                try:
+                    await self._write(uid, item)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # A bug here must not stop the node; the pod's next sync sets it again.
+                    log.exception("%s: writing the status of %s/%s failed", self.name,
+                                  item.namespace, item.name)
         finally:
             self._active -= 1
             if self._active == 0:
