@@ -301,5 +301,13 @@ class HollowRuntime:
                 self._exit(c, exit_code)
         self._notify(pod_uid)
 
+    def kill_sandbox(self, pod_uid: str) -> None:
+        """Make the pod's sandbox die under its containers (``docker kill`` of a pause
+        container)."""
+        p = self._pods.get(pod_uid)
+        if p is not None:
+            p.sandbox_ready = False
+            self._notify(pod_uid)
+
     def __len__(self) -> int:
         return len(self._pods)

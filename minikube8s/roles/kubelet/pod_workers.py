@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ...client import ClientError, Conflict, EventRecorder, NotFound, resource
@@ -164,6 +164,9 @@ class PodSyncer:
         """uid -> grace period of the last version seen (for pods that vanish)."""
         self.start_errors: dict[str, dict[str, tuple[str, str]]] = {}
         self._finished: set[str] = set()
+        self.readiness: Callable[[Object], Mapping[str, bool]] | None = None
+        """Readiness probe verdicts by container name (issue 5's prober plugs in here and
+        calls the workers' ``update(uid)`` when one changes); missing means ready."""
         self.ready = asyncio.Event()
         """Set once the runtime is up; syncs wait for it."""
 
@@ -236,6 +239,13 @@ class PodSyncer:
         waiting: dict[str, tuple[str, str]] = {}
         delays: list[float] = []
         if not rs.sandbox_ready:
+            if any(c.state in (ContainerState.CREATED, ContainerState.RUNNING)
+                   for c in rs.containers):
+                # The sandbox died under its containers (Docker: the pause container was
+                # killed): they lost their network, so they go too and restart in a new one.
+                self._event(pod, "Normal", "SandboxChanged",
+                            "Pod sandbox changed, it will be killed and re-created.")
+                await self.runtime.kill_pod(uid, grace_period=grace_of(pod))
             try:
                 await self.runtime.ensure_sandbox(pod, pod_cidr=await self.pod_cidr())
             except StartError as e:
@@ -279,7 +289,8 @@ class PodSyncer:
         if changed:
             rs = await self.runtime.pod_status(pod)
         status = compute_pod_status(pod, rs, host_ip=self.host_ip(), now=self.wall(),
-                                    waiting=waiting)
+                                    waiting=waiting,
+                                    readiness=self.readiness(pod) if self.readiness else None)
         self.status.set(pod, status)
         return min(delays) if delays else None
 

@@ -211,3 +211,27 @@ async def test_a_container_killed_behind_our_back_is_restarted(node: Node) -> No
     cs = node.pod()["status"]["containerStatuses"][0]
     assert cs["restartCount"] == 1 and "running" in cs["state"]
     assert cs["lastState"]["terminated"]["exitCode"] == 137
+
+
+async def test_a_dead_sandbox_takes_its_containers_and_is_remade(node: Node) -> None:
+    uid = await node.add(make_pod())
+    await node.clock.advance(1.0)
+    node.runtime.kill_sandbox(uid)
+    await settle()
+    await node.clock.advance(1.0)
+    cs = node.pod()["status"]["containerStatuses"][0]
+    assert cs["restartCount"] == 1 and "running" in cs["state"]
+    assert [a for _, _, a in node.starts] == [0, 1]
+
+
+async def test_readiness_hook_holds_ready_back(node: Node) -> None:
+    verdict = {"c": False}
+    node.syncer.readiness = lambda pod: verdict
+    uid = await node.add(make_pod())
+    await node.clock.advance(1.0)
+    st = node.pod()["status"]
+    assert st["phase"] == "Running" and st["containerStatuses"][0]["ready"] is False
+    verdict["c"] = True
+    node.workers.update(uid)
+    await settle()
+    assert node.pod()["status"]["containerStatuses"][0]["ready"] is True
