@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from ...api import errors
-from . import machinery, params
+from . import machinery, params, rules
 from .cacher import Cached
 from .keys import REGISTRY
 from .params import Target
@@ -84,10 +84,13 @@ def raw_json(body: bytes, *, status: int = 200) -> web.Response:
 
 
 def render_cached(request: web.Request, target: Target, entry: Cached, *,
-                  status: int = 200) -> web.Response:
+                  status: int = 200, warnings: list[str] | None = None) -> web.Response:
     if plain_json(request, target):
-        return raw_json(entry.body, status=status)
-    return render_object(request, target, entry.decode(), status=status)
+        resp = raw_json(entry.body, status=status)
+        for w in dict.fromkeys(warnings or []):
+            resp.headers.add("Warning", _warning_value(w))
+        return resp
+    return render_object(request, target, entry.decode(), status=status, warnings=warnings)
 
 
 def render_cached_list(request: web.Request, target: Target, page: CachedPage,
@@ -213,9 +216,9 @@ async def create(request: web.Request, target: Target) -> web.Response:
     body, warnings = check_body(target, await params.read_object(request), mode=mode)
     check_namespace(target, body)
     opts = write_options(request, warnings=warnings)
-    out = await request.app[REGISTRY].create_object(target.resource, target.namespace, body,
-                                                    opts)
-    return render_object(request, target, out, status=201, warnings=opts.warnings)
+    out = await request.app[REGISTRY].create_cached(target.resource, target.namespace, body,
+                                                    opts, owned=True)
+    return render_cached(request, target, out, status=201, warnings=opts.warnings)
 
 
 async def update(request: web.Request, target: Target) -> web.Response:
@@ -331,7 +334,8 @@ async def delete(request: web.Request, target: Target) -> web.Response:
         wopts.dry_run = True
     obj, _ = await request.app[REGISTRY].delete_object(
         target.resource, target.namespace, target.name, grace_period=_grace(request, opts),
-        preconditions=opts.get("preconditions"), opts=wopts)
+        preconditions=opts.get("preconditions"), opts=wopts,
+        propagation=rules.propagation_policy(opts, request.query))
     return render_object(request, target, obj, warnings=wopts.warnings)
 
 
@@ -343,6 +347,7 @@ async def delete_collection(request: web.Request, target: Target) -> web.Respons
                                label_selector=q.get("labelSelector", ""),
                                field_selector=q.get("fieldSelector", ""))
     grace = _grace(request, opts)
+    propagation = rules.propagation_policy(opts, q)
     out: list[Object] = []
     for obj in page.items:
         md = obj["metadata"]
@@ -350,7 +355,7 @@ async def delete_collection(request: web.Request, target: Target) -> web.Respons
         try:
             gone, _ = await reg.delete_object(
                 target.resource, str(md.get("namespace") or ""), str(md["name"]),
-                grace_period=grace, opts=wopts)
+                grace_period=grace, opts=wopts, propagation=propagation)
         except errors.NotFound:
             continue
         out.append(gone)

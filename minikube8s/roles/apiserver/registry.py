@@ -21,6 +21,7 @@ with finalizers get a deletionTimestamp and go when their last finalizer is remo
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -79,6 +80,23 @@ class WriteOptions:
     dry_run: bool = False
     subresource: str = ""
     warnings: list[str] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=256)
+def _label_selector(text: str) -> selectors.LabelSelector:
+    """Parsed selectors are immutable, and the same few come again and again (admission's
+    lists, informers, kubectl)."""
+    return selectors.parse_label_selector(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _field_selector(text: str, kind: str) -> selectors.FieldSelector:
+    return selectors.parse_field_selector(text, kind=kind)
+
+
+def key_of(res: Resource, obj: Object) -> str:
+    md = obj.get("metadata") or {}
+    return res.store_key(str(md.get("namespace") or ""), str(md.get("name") or ""))
 
 
 def _md(obj: Object) -> dict[str, Any]:
@@ -182,8 +200,8 @@ class Registry:
         """One page of a (filtered) list read at one revision. ``revision`` (or the one in a
         continue token) asks for exactly that revision; otherwise ``resource_version`` says
         how fresh it must be (see min_revision)."""
-        labels = selectors.parse_label_selector(label_selector)
-        fields = selectors.parse_field_selector(field_selector, kind=res.kind)
+        labels = _label_selector(label_selector)
+        fields = _field_selector(field_selector, res.kind)
         prefix = res.store_prefix(namespace)
         start_after: str | None = None
         if continue_token:
@@ -285,8 +303,16 @@ class Registry:
 
     async def create_object(self, res: Resource, namespace: str, obj: Object,
                             opts: WriteOptions | None = None) -> Object:
+        return (await self.create_cached(res, namespace, obj, opts)).decode()
+
+    async def create_cached(self, res: Resource, namespace: str, obj: Object,
+                            opts: WriteOptions | None = None, *, owned: bool = False) -> Cached:
+        """Create; the result as served (its JSON bytes come from the watch cache when it
+        already holds the new object). ``owned``: obj is the caller's to give away (a
+        decoded request body), so it is changed in place rather than copied."""
         opts = opts or WriteOptions()
-        obj = copy.deepcopy(obj)
+        if not owned:
+            obj = copy.deepcopy(obj)
         obj.setdefault("kind", res.kind)
         obj.setdefault("apiVersion", res.group_version)
         machinery.prepare_for_create(obj, namespace=namespace if res.namespaced else None)
@@ -323,9 +349,15 @@ class Registry:
                 except Exception:
                     log.exception("abort_create of %s %s failed", res.name, name)
             if isinstance(e, _DryRun):
-                return obj
+                return Cached.from_object(key_of(res, obj), 0, obj, res.kind)
             raise
-        return self.decode(kv)
+        return self._entry(res, kv)
+
+    def _entry(self, res: Resource, kv: store.KeyValue) -> Cached:
+        """What a write returns, as served: the watch cache's entry when it holds exactly
+        this revision (it saw the commit before the writer did), else built here."""
+        entry = self.cache.peek(kv.key, kv.mod_revision) if self.cache is not None else None
+        return entry if entry is not None else Cached.from_kv(kv, res.kind)
 
     async def update(self, resource: Resource, namespace: str, obj: Object) -> Object:
         name = str(_md(obj).get("name") or "")
@@ -463,6 +495,7 @@ class Registry:
         grace_period: int | None = None,
         preconditions: Mapping[str, Any] | None = None,
         opts: WriteOptions | None = None,
+        propagation: str | None = None,
     ) -> tuple[Object, bool]:
         """Returns (object, deleted_now). When not deleted now, the object carries its
         deletionTimestamp and stays until finalizers/kubelet let it go."""
@@ -478,7 +511,9 @@ class Registry:
                                              dry_run=opts.dry_run, warnings=opts.warnings))
                 admitted = True
             grace = rules.grace_period(res, obj, grace_period)
-            fins = rules.finalizers(res, obj)
+            # Orphan/Foreground propagation: a finalizer for the garbage collector (rules.py).
+            gc_fins = rules.gc_finalizers(obj, propagation)
+            fins = rules.finalizers(res, obj) + gc_fins
             if grace == 0 and not fins:
                 if opts.dry_run:
                     return obj, True
@@ -488,6 +523,8 @@ class Registry:
                     continue
             new = copy.deepcopy(obj)
             nmd = new["metadata"]
+            if gc_fins:
+                nmd["finalizers"] = [*(nmd.get("finalizers") or []), *gc_fins]
             current = md.get("deletionGracePeriodSeconds")
             if not md.get("deletionTimestamp") or (current is not None and grace < current):
                 nmd["deletionTimestamp"] = rules.now_plus(grace)
