@@ -21,9 +21,15 @@ what the pod's phase and conditions are. A runtime only does containers, CRI-sty
   ``containerRuntimeVersion`` (``hollow://0.1``, ``docker://24.0.7``).
 
 Start failures raise ``StartError`` with a Kubernetes waiting reason (``ErrImageNeverPull``,
-``CreateContainerError``...) that the core shows on the container; every other failure is a
-``RuntimeFailure``. Logs and exec (issue 5) will be a second, optional Protocol
-(``StreamingRuntime``) so this one stays small.
+``CreateContainerError``...) that the core shows on the container and backs off
+(ImagePullBackOff for pull errors); every other failure is a ``RuntimeFailure`` and the pod
+worker retries the sync with backoff. A sandbox that dies under running containers is
+handled by the core (kill_pod, then ensure_sandbox again, containers restart per policy).
+
+Left for issue 5, outside this Protocol: probes (a prober calls ``kill_container`` on a
+liveness failure and feeds ``PodSyncer.readiness``, then ``PodWorkers.update(uid)``), and
+logs/exec, which can be a second, optional Protocol (``StreamingRuntime``) so this one stays
+small. A new runtime is chosen in ``kubelet.make_runtime`` (``--runtime docker``).
 """
 
 from __future__ import annotations
