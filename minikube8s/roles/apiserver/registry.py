@@ -351,13 +351,21 @@ class Registry:
             if isinstance(e, _DryRun):
                 return Cached.from_object(key_of(res, obj), 0, obj, res.kind)
             raise
-        return self._entry(res, kv)
+        return self._entry(res, kv, obj)
 
-    def _entry(self, res: Resource, kv: store.KeyValue) -> Cached:
+    def _entry(self, res: Resource, kv: store.KeyValue, written: Object) -> Cached:
         """What a write returns, as served: the watch cache's entry when it holds exactly
-        this revision (it saw the commit before the writer did), else built here."""
+        this revision (it saw the commit before the writer did), else built from the object
+        just written (the stored JSON plus its resourceVersion, last in metadata, as
+        decode_kv puts it)."""
         entry = self.cache.peek(kv.key, kv.mod_revision) if self.cache is not None else None
-        return entry if entry is not None else Cached.from_kv(kv, res.kind)
+        if entry is not None:
+            return entry
+        md = _md(written)
+        md.pop("selfLink", None)
+        md.pop("resourceVersion", None)
+        md["resourceVersion"] = str(kv.mod_revision)
+        return Cached.from_object(kv.key, kv.mod_revision, written, res.kind)
 
     async def update(self, resource: Resource, namespace: str, obj: Object) -> Object:
         name = str(_md(obj).get("name") or "")

@@ -106,6 +106,37 @@ def removable(res: Resource, obj: Object) -> bool:
         return int((obj.get("metadata") or {}).get("deletionGracePeriodSeconds") or 0) == 0
     return True
 
+# Garbage collection (issue 4): DeleteOptions.propagationPolicy Orphan and Foreground hold the
+# deleted object with a finalizer that roles/controllers/garbage_collector.py removes once it
+# has orphaned or deleted the dependents, as Kubernetes' deletionFinalizersForGarbageCollection.
+PROPAGATION_POLICIES = ("Orphan", "Background", "Foreground")
+GC_FINALIZERS = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}
+
+
+def propagation_policy(opts: Mapping[str, Any], query: Mapping[str, str]) -> str | None:
+    """The DeleteOptions' policy (body or query), or Orphan for the older orphanDependents."""
+    policy = query.get("propagationPolicy") or opts.get("propagationPolicy")
+    orphan = opts.get("orphanDependents")
+    if "orphanDependents" in query:
+        orphan = query["orphanDependents"] == "true"
+    if policy is not None and orphan is not None:
+        raise errors.Invalid.of("DeleteOptions", "", [errors.forbidden(
+            "propagationPolicy", "orphanDependents and propagationPolicy cannot both be set")])
+    if policy is not None and policy not in PROPAGATION_POLICIES:
+        raise errors.Invalid.of("DeleteOptions", "", [errors.not_supported(
+            "propagationPolicy", policy, list(PROPAGATION_POLICIES))])
+    if orphan is not None:
+        return "Orphan" if orphan else "Background"
+    return str(policy) if policy is not None else None
+
+
+def gc_finalizers(obj: Object, policy: str | None) -> list[str]:
+    """The finalizers a delete with ``policy`` adds to ``obj`` (none already there)."""
+    fin = GC_FINALIZERS.get(policy or "")
+    have = (obj.get("metadata") or {}).get("finalizers") or []
+    return [fin] if fin is not None and fin not in have else []
+
+
 def grace_period(res: Resource, obj: Object, requested: int | None) -> int:
     if res.name != "pods":
         return 0
