@@ -66,7 +66,8 @@ def start_manager(ctx: RoleContext, *, only: set[str] | None = None) -> Controll
     def recorder(component: str) -> EventRecorder:
         rec = mgr.recorders.get(component)
         if rec is None:
-            rec = EventRecorder(ctx.client, component=component)
+            # Room for a burst (an RC of 3,000 creates 3,000 events) before dropping any.
+            rec = EventRecorder(ctx.client, component=component, queue_size=10000, workers=4)
             rec.start(ctx.supervisor)
             mgr.recorders[component] = rec
         return rec
