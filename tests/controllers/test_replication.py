@@ -10,7 +10,7 @@ import re
 import pytest
 
 from minikube8s.api.meta import NAME_ALPHABET
-from minikube8s.client import Informer, WatchEvent
+from minikube8s.client import Informer, WatchEvent, resource
 from minikube8s.roles.context import RoleContext
 from minikube8s.roles.controllers.replication import ReplicationController
 from tests.controllers.conftest import (
@@ -194,3 +194,27 @@ async def test_restart_creates_no_extra_pods(cluster: Cluster, ns: str) -> None:
     ctrl = second.manager["replication"]
     assert isinstance(ctrl, ReplicationController)
     assert ctrl.created == 0 and ctrl.runner.reconciles >= 1
+
+
+async def test_failed_creates_back_off_in_slow_start(cluster: Cluster, ns: str) -> None:
+    """A quota of 2 pods: the RC of 5 gets 2, a FailedCreate event, and thanks to slow-start
+    batches and the backoff, only a handful of refused creates rather than one per missing pod
+    per pass."""
+    await cluster.client.create(resource("resourcequotas"), {
+        "metadata": {"name": "two"}, "spec": {"hard": {"pods": "2"}}}, namespace=ns)
+    run = await cluster.start(only={"replication"})
+    await cluster.client.create(RCS, rc_manifest("web", 5), namespace=ns)
+    await eventually(lambda: count_is(cluster, ns, 2))
+
+    async def failed_event() -> bool:
+        return bool(await events_in(cluster.client, ns, "FailedCreate"))
+    await eventually(failed_event, what="FailedCreate event")
+    await asyncio.sleep(1.0)
+    assert len(await pods_in(cluster.client, ns)) == 2
+    evs = await events_in(cluster.client, ns, "FailedCreate")
+    assert all(e["type"] == "Warning" and "exceeded quota" in e["message"] for e in evs)
+    # Exponential backoff between passes, one refusal per pass (batches stop at a failure).
+    assert 1 <= sum(e.get("count", 1) for e in evs) <= 12
+    ctrl = run.manager["replication"]
+    assert isinstance(ctrl, ReplicationController)
+    assert ctrl.created == 2
