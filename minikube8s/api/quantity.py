@@ -9,6 +9,7 @@ fit checks. Values are ``fractions.Fraction`` so ``0.1 + 0.2`` CPUs compare exac
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -44,6 +45,13 @@ def parse_quantity(s: str | int | float | Fraction) -> Fraction:
         return Fraction(repr(s))
     if not isinstance(s, str):
         raise ValueError(FORMAT_ERROR)
+    return _parse_text(s)
+
+
+# Pods repeat the same few quantities on every write (defaulting, validation, admission):
+# parsing is pure, so the text -> Fraction map is memoised (errors are not cached).
+@functools.lru_cache(maxsize=4096)
+def _parse_text(s: str) -> Fraction:
     m = _QUANTITY_RE.match(s.strip())
     if not m:
         raise ValueError(FORMAT_ERROR)
@@ -111,6 +119,13 @@ def format_quantity(q: Fraction | int | str | float, fmt: Format = "DecimalSI") 
 
 def canonical(s: str | int | float) -> str:
     """Re-print a quantity in its own format: ``"0.5"`` -> ``"500m"``, ``"1024Mi"`` -> ``"1Gi"``."""
+    if isinstance(s, str):
+        return _canonical_text(s)
+    return format_quantity(parse_quantity(s), quantity_format(s))
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_text(s: str) -> str:
     return format_quantity(parse_quantity(s), quantity_format(s))
 
 

@@ -10,6 +10,7 @@ same class with a memory store and port 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from typing import Any
 
@@ -71,6 +72,9 @@ class ApiServer:
         if self.supervisor is not None and run_repair is not None:
             self.supervisor.start(run_repair(self.registry), name="apiserver.service-ip-repair")
         self.ready.set()
+        # What start-up made (modules, classes, tables) lives for good: out of the collector's
+        # sight, full collections stop taking ~20 ms each (a p99 latency spike under load).
+        gc.freeze()
         log.info("API server ready at %s", self.url)
         self._write_kubeconfig()
 
