@@ -86,6 +86,8 @@ class GarbageCollector(BaseController):
             inf.add_handler(on_add=self._handler_add(res_name),
                             on_update=self._handler_update(res_name),
                             on_delete=self._handler_delete(res_name))
+        # Only read (no handlers): events into a terminating namespace would be refused.
+        self.namespaces: Informer = self.watch(ctx.informers.informer(resource("namespaces")))
         self.deleted = 0
 
     # -- the graph, from the indexes ------------------------------------------------------------
@@ -255,5 +257,7 @@ class GarbageCollector(BaseController):
         except (errors.NotFound, errors.Conflict):
             return
         self.deleted += 1
-        self.recorder.event(obj, "Normal", "GarbageCollected", f"Deleted: {why}")
+        ns = self.namespaces.get(str(md.get("namespace") or ""))
+        if ns is None or not podutil.is_terminating(ns):
+            self.recorder.event(obj, "Normal", "GarbageCollected", f"Deleted: {why}")
         log.info("%s: deleted %s %s: %s", self.name, res_name, key_of(obj), why)

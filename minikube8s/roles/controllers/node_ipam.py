@@ -112,7 +112,13 @@ class NodeIpamController(BaseController):
 
     def __init__(self, ctx: RoleContext, recorder: EventRecorder) -> None:
         super().__init__(ctx, recorder)
-        self.allocator = CidrAllocator(ctx.config.flannel_net)
+        try:
+            self.allocator: CidrAllocator | None = CidrAllocator(ctx.config.flannel_net)
+        except ValueError as e:
+            # A bad --flannel-net must not take the control plane down: no podCIDRs then.
+            log.error("%s: --flannel-net %r is not a network (%s): no podCIDRs will be "
+                      "allocated", self.name, ctx.config.flannel_net, e)
+            self.allocator = None
         self.nodes: Informer = self.watch(ctx.informers.informer(NODES))
         self.nodes.add_handler(on_add=self._enqueue,
                                on_update=lambda old, new: self._enqueue(new),
@@ -122,30 +128,33 @@ class NodeIpamController(BaseController):
     def _enqueue(self, node: Object) -> None:
         self.queue.add(key_of(node))
 
-    def _load(self) -> None:
+    def _load(self, allocator: CidrAllocator) -> None:
         """Occupy every CIDR already assigned, before allocating anything."""
         for node in self.nodes.list():
             cidr = (node.get("spec") or {}).get("podCIDR")
             if cidr:
                 name = str(podutil.meta(node).get("name"))
-                if not self.allocator.occupy(name, str(cidr)):
+                if not allocator.occupy(name, str(cidr)):
                     log.warning("%s: node %s has podCIDR %s outside %s or already taken",
-                                self.name, name, cidr, self.allocator.network)
+                                self.name, name, cidr, allocator.network)
         self._loaded = True
 
     async def reconcile(self, key: str) -> float | None:
+        allocator = self.allocator
+        if allocator is None:
+            return None
         if not self._loaded:
-            self._load()
+            self._load(allocator)
         node = self.nodes.get(key)
         if node is None:
-            self.allocator.release(key)
+            allocator.release(key)
             return None
         current = (node.get("spec") or {}).get("podCIDR")
         if current:
-            self.allocator.occupy(key, str(current))
+            allocator.occupy(key, str(current))
             return None
         try:
-            cidr = self.allocator.allocate(key)
+            cidr = allocator.allocate(key)
         except CidrExhausted as e:
             self.recorder.event(node, "Warning", "CIDRNotAvailable",
                                 f"Node {key} status is now: CIDRNotAvailable ({e})")
@@ -155,7 +164,7 @@ class NodeIpamController(BaseController):
         try:
             await self.client.patch(NODES, key, patch)
         except errors.NotFound:
-            self.allocator.release(key)
+            allocator.release(key)
             return None
         # On Conflict (or any other failure) the reservation stays with this node: the patch
         # may have landed before the cache showed it, and handing the subnet to another node
