@@ -122,11 +122,23 @@ def classify(method: str, path: str, query_watch: str = "") -> tuple[str, str]:
     return verb_of(method, name=name, watch=watch), resource
 
 
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+def observe(request: web.Request, code: int, seconds: float) -> None:
+    """Record one finished request in its app's metrics (if the app has them)."""
     metrics = request.app.get(METRICS_KEY)
     if metrics is None:
-        return await handler(request)
+        return
+    classified = request.get(CLASSIFIED)
+    if classified is None:
+        classified = classify(request.method, request.path, request.query.get("watch", ""))
+    verb, resource = classified
+    verb = str(request.get("k8s_verb") or verb)
+    resource = str(request.get("k8s_resource") or resource)
+    metrics.record(verb, resource, code, None if verb == "watch" else seconds)
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """``observe`` as a middleware of its own (app.py folds it into its single one)."""
     started = time.perf_counter()
     code = 500
     try:
@@ -140,14 +152,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         code = e.code
         raise
     finally:
-        classified = request.get(CLASSIFIED)
-        if classified is None:
-            classified = classify(request.method, request.path, request.query.get("watch", ""))
-        verb, resource = classified
-        verb = str(request.get("k8s_verb") or verb)
-        resource = str(request.get("k8s_resource") or resource)
-        metrics.record(verb, resource, code,
-                       None if verb == "watch" else time.perf_counter() - started)
+        observe(request, code, time.perf_counter() - started)
 
 
 async def _serve_metrics(request: web.Request) -> web.Response:
