@@ -20,16 +20,22 @@ from typing import Any
 import pytest
 
 from minikube8s.api import errors
-from minikube8s.api.resources import lookup
+from minikube8s.api.resources import Resource, lookup
 from minikube8s.roles.apiserver.cacher import Stale
 from minikube8s.roles.apiserver.registry import Registry
 from minikube8s.store import Backend, Event, KeyValue, ListResult, open_store
 from tests.apiserver.test_crud import PODS, create, pod
 from tests.fixtures.apiserver import InProcessApi
 
-PODS_RES = lookup("pods")
-NS_RES = lookup("namespaces")
-assert PODS_RES is not None and NS_RES is not None
+
+def _resource(name: str) -> Resource:
+    res = lookup(name)
+    assert res is not None
+    return res
+
+
+PODS_RES = _resource("pods")
+NS_RES = _resource("namespaces")
 
 
 class WatchOnly:
@@ -39,7 +45,19 @@ class WatchOnly:
     def __init__(self, inner: Backend, *, delay: float = 0.0) -> None:
         self.inner = inner
         self.delay = delay
-        self.stuck = False
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+
+    @property
+    def stuck(self) -> bool:
+        return not self.flowing.is_set()
+
+    @stuck.setter
+    def stuck(self, value: bool) -> None:
+        if value:
+            self.flowing.clear()
+        else:
+            self.flowing.set()
 
     async def get(self, key: str) -> KeyValue:
         return await self.inner.get(key)
@@ -60,8 +78,7 @@ class WatchOnly:
 
     async def watch(self, prefix: str, *, from_revision: int) -> AsyncIterator[Event]:
         async for ev in self.inner.watch(prefix, from_revision=from_revision):
-            while self.stuck:
-                await asyncio.sleep(0.01)
+            await self.flowing.wait()
             if self.delay:
                 await asyncio.sleep(self.delay)
             yield ev
