@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -52,9 +53,17 @@ def _forget_uid_pool() -> None:
 os.register_at_fork(after_in_child=_forget_uid_pool)  # a child must not repeat our uids
 
 
+_now_text: tuple[int, str] = (0, "")
+
+
 def now_rfc3339() -> str:
-    """``2026-11-29T06:15:00Z``: seconds precision, UTC, as metav1.Time marshals."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``2026-11-29T06:15:00Z``: seconds precision, UTC, as metav1.Time marshals (the text
+    is made once per second: every create stamps one)."""
+    global _now_text
+    second = int(time.time())
+    if _now_text[0] != second:
+        _now_text = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return _now_text[1]
 
 
 def random_suffix(n: int = GENERATED_SUFFIX_LEN) -> str:

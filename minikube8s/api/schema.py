@@ -83,8 +83,10 @@ def _parse(spec: str) -> Field:
     return Field("object", t, "", strategy, desc)
 
 
+@cache
 def fields_of(type_name: str) -> dict[str, Field] | None:
-    """Fields of a type, including apiVersion/kind on top-level kinds; None if free form."""
+    """Fields of a type, including apiVersion/kind on top-level kinds; None if free form.
+    Memoised (every write walks the schema): callers must not change the dict."""
     table = TYPES.get(type_name)
     if table is None:
         return None

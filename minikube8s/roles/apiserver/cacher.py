@@ -93,7 +93,7 @@ class Cached:
 
     def decode(self) -> Object:
         """A fresh, mutable copy of the object."""
-        obj: Object = json.loads(self.body)
+        obj: Object = json.loads(self.body.decode())  # (ours: UTF-8; skips detect_encoding)
         return obj
 
     def matches(self, labels: selectors.LabelSelector,
@@ -114,7 +114,7 @@ class Cached:
 
 def decode_kv(kv: store.KeyValue) -> Object:
     """A stored value as served: metadata.resourceVersion is the key's mod revision."""
-    obj: Object = json.loads(kv.value)
+    obj: Object = json.loads(kv.value.decode())  # stored by Registry.encode: UTF-8
     md = obj.get("metadata")
     if not isinstance(md, dict):
         md = obj["metadata"] = {}
