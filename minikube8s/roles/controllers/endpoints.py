@@ -213,6 +213,10 @@ class EndpointsController(BaseController):
             except errors.Forbidden as e:
                 if "terminated" in str(e):
                     return None  # the namespace is going away
+                self._failed(svc, e)
+                raise
+            except errors.ClientError as e:
+                self._failed(svc, e)
                 raise
             return None
         if (current.get("subsets") or []) == subsets and podutil.labels_of(current) == labels:
@@ -230,4 +234,13 @@ class EndpointsController(BaseController):
             await self.client.update(ENDPOINTS, new)
         except errors.NotFound:
             return 0.5
+        except errors.Conflict:
+            raise  # a newer version in flight: routine, retried
+        except errors.ClientError as e:
+            self._failed(svc, e)
+            raise
         return None
+
+    def _failed(self, svc: Object, e: errors.ClientError) -> None:
+        self.recorder.event(svc, "Warning", "FailedToUpdateEndpoint",
+                            f"Failed to update endpoint {key_of(svc)}: {e}")
