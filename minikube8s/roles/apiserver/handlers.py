@@ -105,9 +105,14 @@ def render_cached_list(request: web.Request, target: Target, page: CachedPage,
     # The list's JSON around the cached bodies: exactly what json.dumps of the whole would give.
     head = _dumps({"kind": f"{target.resource.kind}List", "apiVersion": target.api_version,
                    "metadata": md})
-    body = b"".join((head[:-1].encode(), b',"items":[',
-                     b",".join([e.body for e in page.items]), b"]}"))
-    return raw_json(body)
+    start, end = head[:-1].encode() + b',"items":[', b"]}"
+    bodies = [e.body for e in page.items]
+    if not bodies:
+        return raw_json(start + end)
+    # One join, so the (large) list is copied once.
+    bodies[0] = start + bodies[0]
+    bodies[-1] = bodies[-1] + end
+    return raw_json(b",".join(bodies))
 
 
 def render_list(request: web.Request, target: Target, items: list[Object], *,
