@@ -168,20 +168,21 @@ def as_list(objects: list[Object]) -> Object:
 
 
 class _Dumper(yaml.SafeDumper):
-    """kubectl's YAML (sigs.k8s.io/yaml over go-yaml): keys sorted, and strings that need
-    quoting ("7", "2026-01-01T00:00:00Z", "") in double quotes, never single ones."""
+    """kubectl's YAML (sigs.k8s.io/yaml over go-yaml): keys sorted, block style."""
 
-    def choose_scalar_style(self) -> Any:
-        style = super().choose_scalar_style()
-        return '"' if style == "'" else style
+
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    # Multi-line strings (last-applied annotations, scripts) as block literals, as Go's
-    # yaml does, so they stay readable.
+    # go-yaml's choice: multi-line strings as block literals; strings that would read back as
+    # something else ("7", "true", "", a timestamp) in double quotes; the rest plain when
+    # possible, else single-quoted (the emitter decides, as go-yaml's does).
     if "\n" in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+        return dumper.represent_scalar(_STR_TAG, data, style="|")
+    if dumper.resolve(yaml.ScalarNode, data, (True, False)) != _STR_TAG:
+        return dumper.represent_scalar(_STR_TAG, data, style='"')
+    return dumper.represent_scalar(_STR_TAG, data)
 
 
 _Dumper.add_representer(str, _str_presenter)

@@ -65,8 +65,13 @@ def objects(mk: Minikube8s, apiserver: ApiServerProcess) -> None:
                          "machineID": "", "systemUUID": "", "bootID": "",
                          "kubeProxyVersion": "", "operatingSystem": "linux",
                          "architecture": "amd64"}})
+    # A selector-less service with hand-made endpoints (the endpoints controller leaves
+    # those alone), so the ep table has a row with addresses either way.
     mk("create", "-n", NS, "-f", "-", input=json.dumps({
-        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "nginx-http"},
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "external-db"},
+        "spec": {"ports": [{"port": 80}]}}))
+    mk("create", "-n", NS, "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "external-db"},
         "subsets": [{"addresses": [{"ip": "172.16.58.4"}, {"ip": "172.16.62.6"}],
                      "ports": [{"port": 80, "protocol": "TCP"}]}]}))
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
