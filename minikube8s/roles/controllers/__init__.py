@@ -20,6 +20,8 @@ and the kubelet share one watch per kind.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -54,7 +56,9 @@ class ControllerManager:
         for c in self.controllers.values():
             await c.stop()
         for r in self.recorders.values():
-            await r.flush()
+            # Events still queued get a moment to be written, not an unbounded wait.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(r.flush(), 5.0)
             await r.stop()
 
 
