@@ -1,6 +1,7 @@
 # minikube8s: two commands do everything on a fresh Debian machine (as root):
 #   make run    set up, then start `minikube8s --role ai` on the embedded store
 #   make test   set up (plus test-only packages), lint, then the whole test suite
+#   make images build the pod images (nginx, busybox, minikube8s/pause) into DOCKER_HOST's daemon
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,7 +9,7 @@ DATA_DIR ?= .data
 ROLE   ?= ai
 PYTEST_ARGS ?=
 
-.PHONY: run test lint unit bench sysdeps sysdeps-test venv clean
+.PHONY: run test lint unit bench sysdeps sysdeps-test venv clean images dockerd
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,8 +25,16 @@ sysdeps:
 sysdeps-test:
 	scripts/system-deps.sh test
 
-run: sysdeps venv
-	$(BIN)/minikube8s --role $(ROLE) --data-dir $(DATA_DIR)
+# The local dockerd, started when it is not answering (idempotent; DOCKER_HOST elsewhere: left alone).
+dockerd: sysdeps
+	scripts/dockerd-up.sh
+
+# Rootfs tarballs are cached in .cache/images; images the daemon has are skipped (FORCE=1 rebuilds).
+images: dockerd
+	scripts/build-images.sh
+
+run: sysdeps venv images
+	$(BIN)/minikube8s --role $(ROLE) --data-dir $(DATA_DIR) --runtime docker
 
 lint: venv
 	$(BIN)/ruff check minikube8s tests bench
@@ -40,6 +49,7 @@ unit: venv
 bench: sysdeps-test venv
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/apiserver.py
+	$(BIN)/python bench/docker_pods.py
 
 clean:
-	rm -rf $(VENV) $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DATA_DIR) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,8 @@
 #   scripts/system-deps.sh test   node + what the test suite needs (a real etcd, ...)
 set -euo pipefail
 profile=${1:-node}
-node_pkgs=(nftables libnftables1 iproute2)
+# docker.io: the pods' runtime; gcc, libc6-dev, openssl: scripts/build-images.sh (pause, TLS cert)
+node_pkgs=(nftables libnftables1 iproute2 docker.io gcc libc6-dev openssl)
 test_pkgs=(etcd-server socat wrk)  # wrk: bench/apiserver.py's load generator
 pkgs=("${node_pkgs[@]}")
 [ "$profile" = test ] && pkgs+=("${test_pkgs[@]}")
