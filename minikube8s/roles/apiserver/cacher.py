@@ -81,15 +81,26 @@ def fields_match(sel: selectors.FieldSelector, values: Mapping[str, str]) -> boo
     return True
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Cached:
-    """One object as served: never mutated once built."""
+    """One object as served: never changed once built (``fields`` is filled in once, on the
+    first field selector that asks: most entries never meet one)."""
 
-    key: str
-    revision: int
-    body: bytes
-    labels: Mapping[str, str]
-    fields: Mapping[str, str]
+    __slots__ = ("_fields", "body", "key", "kind", "labels", "revision")
+
+    def __init__(self, key: str, revision: int, body: bytes, labels: Mapping[str, str],
+                 kind: str) -> None:
+        self.key = key
+        self.revision = revision
+        self.body = body
+        self.labels = labels
+        self.kind = kind
+        self._fields: Mapping[str, str] | None = None
+
+    @property
+    def fields(self) -> Mapping[str, str]:
+        if self._fields is None:
+            self._fields = field_values(self.kind, self.decode())
+        return self._fields
 
     def decode(self) -> Object:
         """A fresh, mutable copy of the object."""
@@ -98,14 +109,15 @@ class Cached:
 
     def matches(self, labels: selectors.LabelSelector,
                 fields: selectors.FieldSelector) -> bool:
-        return labels.matches(self.labels) and fields_match(fields, self.fields)
+        if not labels.matches(self.labels):
+            return False
+        return fields.empty or fields_match(fields, self.fields)
 
     @classmethod
     def from_object(cls, key: str, revision: int, obj: Object, kind: str) -> Cached:
         md = obj.get("metadata")
         labels = md.get("labels") if isinstance(md, dict) else None
-        return cls(key, revision, encode(obj),
-                   labels if isinstance(labels, dict) else {}, field_values(kind, obj))
+        return cls(key, revision, encode(obj), labels if isinstance(labels, dict) else {}, kind)
 
     @classmethod
     def from_kv(cls, kv: store.KeyValue, kind: str) -> Cached:
