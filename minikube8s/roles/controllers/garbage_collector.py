@@ -219,12 +219,21 @@ class GarbageCollector(BaseController):
         return None
 
     async def _orphan_dependents(self, owner: Object) -> None:
-        uid = podutil.meta(owner).get("uid")
-        for dep_res, dep in self.dependents(owner):
-            await self._patch_refs(dep_res, dep, [r for r in podutil.owner_refs(dep)
-                                                  if r.get("uid") != uid])
-            self.recorder.event(dep, "Normal", "Orphaned",
-                                f"ownerReference to {key_of(owner)} removed (orphan propagation)")
+        """Drop the references to ``owner`` from its dependents, read live from the API: a
+        dependent created just before the owner's deletion may not be in the cache yet, and
+        once the finalizer is gone it would be collected as an orphan of a vanished owner."""
+        uid = str(podutil.meta(owner).get("uid") or "")
+        ns = str(podutil.meta(owner).get("namespace") or "")
+        for dep_res in self.informers:
+            listed = await self.client.list(resource(dep_res), namespace=ns)
+            for dep in listed["items"]:
+                if uid not in podutil.owner_uids(dep):
+                    continue
+                await self._patch_refs(dep_res, dep, [r for r in podutil.owner_refs(dep)
+                                                      if r.get("uid") != uid])
+                self.recorder.event(
+                    dep, "Normal", "Orphaned",
+                    f"ownerReference to {key_of(owner)} removed (orphan propagation)")
 
     # -- writes ---------------------------------------------------------------------------------
 
