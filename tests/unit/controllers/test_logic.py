@@ -280,3 +280,30 @@ def test_propagation_policy_rules() -> None:
     assert rules.gc_finalizers(rc, "Foreground") == ["foregroundDeletion"]
     assert rules.gc_finalizers(rc, "Background") == []
     assert rules.gc_finalizers(rc, None) == []
+
+
+# -- garbage collector and namespace helpers ------------------------------------------------------
+
+def test_gc_keys_and_owner_kinds() -> None:
+    from minikube8s.roles.controllers.garbage_collector import (
+        gc_key,
+        owner_resource,
+        split_gc_key,
+    )
+    p = pod("x")
+    assert gc_key("pods", p) == "pods/ns/x"
+    assert split_gc_key("pods/ns/x") == ("pods", "ns", "x")
+    assert split_gc_key("nodes/n1") == ("nodes", "", "n1")
+    rc = owner_resource({"apiVersion": "v1", "kind": "ReplicationController"})
+    assert rc is not None and rc.name == "replicationcontrollers"
+    lease = owner_resource({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease"})
+    assert lease is not None and lease.name == "leases"
+    assert owner_resource({"apiVersion": "apps/v1", "kind": "ReplicaSet"}) is None
+
+
+def test_namespace_content_order() -> None:
+    from minikube8s.roles.controllers.namespace import namespaced_kinds
+    names = [r.name for r in namespaced_kinds()]
+    assert names[:3] == ["replicationcontrollers", "services", "pods"]
+    assert "bindings" not in names and "namespaces" not in names and "nodes" not in names
+    assert {"endpoints", "events", "leases", "limitranges", "resourcequotas"} <= set(names)
