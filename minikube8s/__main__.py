@@ -58,6 +58,10 @@ def node(
     node_memory: str = typer.Option(
         "", "--node-memory", help="Node memory capacity, e.g. 4Gi (default: machine)."),
     max_pods: int = typer.Option(110, "--max-pods"),
+    allow_privileged: bool = typer.Option(
+        False, "--allow-privileged", help="Let privileged containers run on this node."),
+    kubelet_port: int = typer.Option(
+        10250, "--kubelet-port", help="The kubelet server's port (logs, exec); 0: any free."),
     log_level: str = typer.Option("INFO", "--log-level", envvar="MINIKUBE8S_LOG_LEVEL"),
 ) -> None:
     """Start a node with the given roles (default ``ai``: everything on one machine)."""
@@ -74,7 +78,7 @@ def node(
         flannel_net=flannel_net, admission_control=admission_control,
         node_monitor_grace_period=node_monitor_grace_period,
         pod_eviction_timeout=pod_eviction_timeout, node_cpu=node_cpu,
-        node_memory=node_memory, max_pods=max_pods,
+        node_memory=node_memory, max_pods=max_pods, allow_privileged=allow_privileged, kubelet_port=kubelet_port,
     )
     if node_name:
         cfg.node_name = node_name

@@ -53,6 +53,10 @@ class NodeConfig:
     """Node capacity overrides (quantities); empty means read from the machine."""
     node_memory: str = ""
     max_pods: int = 110
+    allow_privileged: bool = False
+    """Whether securityContext.privileged containers may run on this node."""
+    kubelet_port: int = 10250
+    """The kubelet server (logs, exec); bound to node_ip, or every address when that is empty."""
 
     @property
     def store_url(self) -> str:

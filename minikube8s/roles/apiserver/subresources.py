@@ -5,8 +5,7 @@ app.py routes ``.../NAME/SUB`` here. Status and finalize are the ordinary update
 ``WriteOptions.subresource`` set (registry.py keeps everything but status, or spec.finalizers).
 Binding is how the scheduler assigns a pod: it sets spec.nodeName once, and a second binding
 is a 409 as in Kubernetes. Scale is the autoscaling/v1 view of an RC that ``kubectl scale``
-patches. Log and exec need a kubelet connection, which a later piece adds; until then they
-answer 503 ServiceUnavailable naming the node.
+patches. Log and exec are proxied to the pod's kubelet by proxy.py.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from aiohttp import web
 
 from ...api import errors, selectors
 from ...api.resources import by_kind
-from . import handlers, params
+from . import handlers, params, proxy
 from .keys import REGISTRY
 from .machinery import now_rfc3339
 from .params import Target
@@ -192,17 +191,6 @@ async def evict(request: web.Request, target: Target) -> web.Response:
          "code": 201}, status=201)
 
 
-# -- log, exec ----------------------------------------------------------------------------------
-
-
-async def _no_kubelet(request: web.Request, target: Target) -> web.Response:
-    pod = await request.app[REGISTRY].get(target.resource, target.namespace, target.name)
-    node = (pod.get("spec") or {}).get("nodeName")
-    if not node:
-        raise errors.BadRequest(f"pod {target.name} does not have a host assigned")
-    raise errors.ServiceUnavailable(f"no kubelet is connected for node {node}")
-
-
 async def handle(request: web.Request, target: Target) -> web.StreamResponse:
     sub, m = target.subresource, request.method
     if target.resource.namespaced and not target.namespace:
@@ -226,10 +214,10 @@ async def handle(request: web.Request, target: Target) -> web.StreamResponse:
     if sub == "log" and target.resource.name == "pods":
         if m != "GET":
             raise handlers._not_allowed(m)
-        return await _no_kubelet(request, target)
+        return await proxy.logs(request, target)
     if sub == "exec" and target.resource.name == "pods":
         if m not in ("GET", "POST"):
             raise handlers._not_allowed(m)
-        return await _no_kubelet(request, target)
+        return await proxy.exec_(request, target)
     raise errors.NotFound("the server could not find the requested resource")
 

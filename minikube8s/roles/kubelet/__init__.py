@@ -5,7 +5,8 @@
 Modules: runtime.py (the Protocol a runtime implements), hollow.py (the in-memory runtime),
 policy.py (restart policy, CrashLoopBackOff), status.py (pod status, StatusManager),
 pod_workers.py (per-pod serialised syncs), registration.py and heartbeat.py (the Node and its
-Lease), hollow_nodes.py (``minikube8s hollow-nodes``: many hollow kubelets in one process).
+Lease), hollow_nodes.py (``minikube8s hollow-nodes``: many hollow kubelets in one process),
+streams.py and server.py (logs and exec: the kubelet server on ``--kubelet-port``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 
 from ...client.clock import Clock
 from ...config import NodeConfig
+from ...tasks import Supervisor
 from ..context import RoleContext
 from .hollow import HollowRuntime
 from .kubelet import Kubelet, KubeletOptions
@@ -28,27 +30,66 @@ class UnknownRuntime(Exception):
     """``--runtime`` names a runtime this build cannot run."""
 
 
-def make_runtime(cfg: NodeConfig, *, clock: Clock) -> Runtime:
-    """The runtime ``cfg.runtime`` names. Issue 5 adds ``docker`` here."""
+def make_runtime(cfg: NodeConfig, *, clock: Clock,
+                 supervisor: Supervisor | None = None) -> Runtime:
+    """The runtime ``cfg.runtime`` names."""
     if cfg.runtime == "hollow":
         return HollowRuntime(node_name=cfg.node_name, clock=clock)
     if cfg.runtime == "docker":
-        raise UnknownRuntime("the docker runtime is not built yet (it arrives with issue 5); "
-                             "use --runtime hollow")
+        from .docker import DockerRuntime
+        from .registration import host_ip
+
+        return DockerRuntime(docker_host=cfg.docker_host, node_name=cfg.node_name,
+                             data_dir=cfg.data_dir, host_ip=cfg.node_ip or host_ip(),
+                             supervisor=supervisor, allow_privileged=cfg.allow_privileged)
     raise UnknownRuntime(f"unknown runtime {cfg.runtime!r}; use one of {', '.join(RUNTIMES)}")
 
 
 async def start(ctx: RoleContext) -> None:
     """Start this node's kubelet. An unusable ``--runtime`` stops start-up with exit code 2."""
     try:
-        runtime = make_runtime(ctx.config, clock=ctx.clock)
+        runtime = make_runtime(ctx.config, clock=ctx.clock, supervisor=ctx.supervisor)
     except UnknownRuntime as e:
         log.error("kubelet: %s", e)
         raise SystemExit(2) from e
     kubelet = Kubelet(KubeletOptions.from_config(ctx.config), client=ctx.client,
                       informers=ctx.informers, runtime=runtime, supervisor=ctx.supervisor,
                       clock=ctx.clock)
+    if not isinstance(runtime, HollowRuntime):  # hollow pods have nothing to probe
+        _install_prober(kubelet)
+    await _start_server(ctx, kubelet, runtime)
     kubelet.start()
+
+
+async def _start_server(ctx: RoleContext, kubelet: Kubelet, runtime: Runtime) -> None:
+    """The kubelet server, bound before registration so the Node publishes its real port. A
+    taken port is logged, not fatal: the node runs, only logs and exec are missing (port 0
+    published, so the API server says so)."""
+    from .server import KubeletServer
+    from .streams import streams_for
+
+    cfg = ctx.config
+    server = KubeletServer(streams=streams_for(runtime),
+                           pods=lambda ns, name: kubelet.pods.get_by_name(name, ns),
+                           host=cfg.node_ip or "0.0.0.0", port=cfg.kubelet_port,
+                           node_name=cfg.node_name)
+    try:
+        kubelet.facts.kubelet_port = await server.start()
+    except OSError as e:
+        log.error("kubelet server: cannot listen on %s:%d (%s); logs and exec will not work",
+                  server.host, server.port, e)
+        kubelet.facts.kubelet_port = 0
+        return
+    ctx.supervisor.start(server.run(), name=f"kubelet {cfg.node_name} server")
+
+
+def _install_prober(kubelet: Kubelet) -> None:
+    from .prober import Prober
+
+    prober = Prober(runtime=kubelet.runtime, pods=kubelet.pods, update=kubelet.workers.update,
+                    supervisor=kubelet.supervisor, recorder=kubelet.recorder,
+                    clock=kubelet.clock, name=f"kubelet {kubelet.name}")
+    kubelet.syncer.readiness = prober.readiness
 
 
 __all__ = ["HollowRuntime", "Kubelet", "KubeletOptions", "UnknownRuntime", "make_runtime",

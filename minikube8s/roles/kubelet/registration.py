@@ -83,6 +83,8 @@ class NodeFacts:
     runtime_version: str
     labels: dict[str, str] = field(default_factory=dict)
     ephemeral_storage: str = "10Gi"
+    kubelet_port: int = 10250
+    """Published as daemonEndpoints.kubeletEndpoint.Port (the kubelet server sets it)."""
 
 
 def machine_facts(*, name: str, runtime_version: str, ip: str = "", cpu: str = "",
@@ -111,7 +113,7 @@ def node_status(facts: NodeFacts) -> Object:
         "capacity": dict(resources),
         "allocatable": dict(resources),
         "addresses": addresses,
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": facts.kubelet_port}},
         "nodeInfo": {
             "machineID": "", "systemUUID": "", "bootID": "",
             "kernelVersion": platform.release(), "osImage": "minikube8s",

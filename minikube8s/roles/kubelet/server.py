@@ -1,0 +1,284 @@
+"""The kubelet's HTTP server (port 10250 by default): container logs and exec for the API server.
+
+The API server's pods/log and pods/exec (roles/apiserver/proxy.py) find the pod's node, read
+its InternalIP and ``status.daemonEndpoints.kubeletEndpoint.Port`` and come here:
+
+- ``GET /containerLogs/{namespace}/{pod}/{container}?follow&tailLines&previous&timestamps
+  &sinceSeconds&limitBytes``: text/plain, chunked, kept open while ``follow`` lasts;
+- ``GET|POST /exec/{namespace}/{pod}/{container}?command=..&command=..&stdin&stdout&stderr
+  &tty``: a WebSocket speaking ``v5.channel.k8s.io`` or ``v4.channel.k8s.io`` (the
+  remotecommand protocols of client-go): every binary frame starts with its channel, 0 stdin,
+  1 stdout, 2 stderr, 3 the final metav1 Status (``Success``, or ``Failure`` with reason
+  ``NonZeroExitCode`` and the cause ``ExitCode``: the code), 4 terminal resize
+  (``{"Width":..,"Height":..}``). v5 adds the close signal: a frame ``\\xff`` + channel, sent
+  by the client when it has no more stdin. The server closes the WebSocket (1000) after the
+  status frame; client-go reads every stream to that close;
+- ``GET /healthz``.
+
+Errors before a stream starts are Status bodies with the code the API server passes on (400 no
+such instance or not running, 404 unknown pod). The streams themselves come from the runtime's
+StreamingRuntime (streams.py). Plain HTTP and no authentication for now: TLS and the API
+server's client certificate arrive with issue 9. ``KubeletServer.run`` is the supervised task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from .streams import ExecProcess, StreamError, StreamingRuntime
+
+log = logging.getLogger(__name__)
+
+Object = dict[str, Any]
+PodLookup = Callable[[str, str], Object | None]
+"""``(namespace, name) -> pod`` from the kubelet's pod informer (None if not bound here)."""
+
+V5 = "v5.channel.k8s.io"
+V4 = "v4.channel.k8s.io"
+PROTOCOLS = (V5, V4)
+STDIN, STDOUT, STDERR, STATUS, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+WEBSOCKET_NEEDED = ("exec needs the WebSocket protocol (kubectl 1.30+, or "
+                    "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true on 1.29)")
+
+
+def status_body(code: int, message: str, *, reason: str = "") -> Object:
+    reason = reason or {400: "BadRequest", 404: "NotFound", 501: "NotImplemented",
+                        503: "ServiceUnavailable"}.get(code, "InternalError")
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+def error_response(code: int, message: str) -> web.Response:
+    return web.json_response(status_body(code, message), status=code)
+
+
+def exit_status(code: int, command: list[str]) -> Object:
+    """The channel-3 Status for an ended command (the kubelet's v4WriteStatusFunc)."""
+    if code == 0:
+        return {"metadata": {}, "status": "Success"}
+    return {"metadata": {}, "status": "Failure",
+            "message": (f"command terminated with non-zero exit code: error executing "
+                        f"command {command}, exit code {code}"),
+            "reason": "NonZeroExitCode",
+            "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
+
+
+def query_bool(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("true", "1", "yes")
+
+
+def query_int(request: web.Request, name: str) -> int | None:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise StreamError(f"{name}: invalid integer {text!r}") from None
+
+
+class KubeletServer:
+    def __init__(self, *, streams: StreamingRuntime | None, pods: PodLookup,
+                 host: str = "0.0.0.0", port: int = 10250, node_name: str = "") -> None:
+        self.streams = streams
+        self.pods = pods
+        self.host = host
+        self.port = port
+        self.node_name = node_name
+        self._runner: web.AppRunner | None = None
+        self.app = web.Application()
+        self.app.router.add_get("/healthz", self._healthz)
+        self.app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
+        self.app.router.add_route("GET", "/exec/{namespace}/{pod}/{container}", self._exec)
+        self.app.router.add_route("POST", "/exec/{namespace}/{pod}/{container}", self._exec)
+
+    async def start(self) -> int:
+        """Bind and serve; returns the port (the bound one when 0 was asked). OSError when
+        the address is taken."""
+        runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None,
+                               shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        server: Any = site._server
+        if server is not None and server.sockets:
+            self.port = int(server.sockets[0].getsockname()[1])
+        log.info("kubelet server for node %s on %s:%d", self.node_name, self.host, self.port)
+        return self.port
+
+    async def run(self) -> None:
+        """The supervised task: serves until cancelled, then stops the server."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _target(self, request: web.Request) -> tuple[StreamingRuntime, Object, str]:
+        if self.streams is None:
+            raise StreamError("this node's container runtime cannot stream logs or exec",
+                              code=501)
+        ns, name = request.match_info["namespace"], request.match_info["pod"]
+        pod = self.pods(ns, name)
+        if pod is None:
+            raise StreamError(f'pod "{name}" not found in namespace "{ns}" on node '
+                              f"{self.node_name}", code=404)
+        return self.streams, pod, request.match_info["container"]
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    # -- logs ------------------------------------------------------------------------------------
+
+    async def _logs(self, request: web.Request) -> web.StreamResponse:
+        try:
+            streams, pod, container = self._target(request)
+            tail_lines = query_int(request, "tailLines")
+            since = query_int(request, "sinceSeconds")
+            limit = query_int(request, "limitBytes")
+            chunks = await streams.logs(
+                pod, container, follow=query_bool(request, "follow"), tail_lines=tail_lines,
+                previous=query_bool(request, "previous"),
+                timestamps=query_bool(request, "timestamps"), since_seconds=since)
+        except StreamError as e:
+            return error_response(e.code, e.message)
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        try:
+            with contextlib.suppress(ConnectionResetError):
+                async for chunk in _limited(chunks, limit):
+                    await resp.write(chunk)
+                await resp.write_eof()
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return resp
+
+    # -- exec ------------------------------------------------------------------------------------
+
+    async def _exec(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(protocols=PROTOCOLS)
+        try:
+            streams, pod, container = self._target(request)
+            command = request.query.getall("command", [])
+            if not command:
+                raise StreamError("you must specify at least one command for the container")
+            want = {n: query_bool(request, n) for n in ("stdin", "stdout", "stderr", "tty")}
+            if not (want["stdin"] or want["stdout"] or want["stderr"]):
+                raise StreamError("you must specify at least 1 of stdin, stdout, stderr")
+            await streams.check_exec(pod, container)
+            check = ws.can_prepare(request)
+            if not check.ok:
+                raise StreamError(WEBSOCKET_NEEDED)
+            if check.protocol is None:
+                raise StreamError(f"exec needs one of the WebSocket subprotocols "
+                                  f"{', '.join(PROTOCOLS)}")
+            proc = await streams.exec(pod, container, command, stdin=want["stdin"],
+                                      tty=want["tty"])
+        except StreamError as e:
+            return error_response(e.code, e.message)
+        try:
+            await ws.prepare(request)
+            await _relay_exec(ws, proc, command, stdin=want["stdin"],
+                              stdout=want["stdout"], stderr=want["stderr"])
+        finally:
+            await proc.close()
+        return ws
+
+
+async def _limited(chunks: AsyncIterator[bytes], limit: int | None) -> AsyncIterator[bytes]:
+    if limit is None or limit <= 0:
+        async for chunk in chunks:
+            yield chunk
+        return
+    left = limit
+    async for chunk in chunks:
+        yield chunk[:left]
+        left -= len(chunk)
+        if left <= 0:
+            return
+
+
+async def _relay_exec(ws: web.WebSocketResponse, proc: ExecProcess, command: list[str], *,
+                      stdin: bool, stdout: bool, stderr: bool) -> None:
+    """Output to the client until the command ends, client frames to the command meanwhile;
+    then the exit Status on channel 3 and a normal close."""
+    v5 = ws.ws_protocol == V5
+    lock = asyncio.Lock()
+
+    async def send(channel: int, data: bytes) -> None:
+        async with lock:
+            await ws.send_bytes(bytes((channel,)) + data)
+
+    async def pump(channel: int, chunks: AsyncIterator[bytes], forward: bool) -> None:
+        async for chunk in chunks:
+            if forward and not ws.closed:
+                await send(channel, chunk)
+
+    async def read_client() -> None:
+        async for msg in ws:
+            # Text frames too: the Python client sends str stdin as text (channel as chr(0)).
+            if msg.type == aiohttp.WSMsgType.TEXT:
+                raw = str(msg.data).encode()
+            elif msg.type == aiohttp.WSMsgType.BINARY:
+                raw = bytes(msg.data)
+            else:
+                continue
+            if not raw:
+                continue
+            channel, data = raw[0], raw[1:]
+            if channel == STDIN and stdin:
+                await proc.write_stdin(data)
+            elif channel == RESIZE:
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    size = json.loads(data)
+                    await proc.resize(width=int(size.get("Width", 0)),
+                                      height=int(size.get("Height", 0)))
+            elif channel == CLOSE and v5 and data[:1] == bytes((STDIN,)):
+                await proc.close_stdin()
+
+    async def outputs() -> int:
+        await asyncio.gather(pump(STDOUT, proc.stdout(), stdout),
+                             pump(STDERR, proc.stderr(), stderr))
+        return await proc.wait()
+
+    out_task = asyncio.create_task(outputs(), name="kubelet exec output")
+    in_task = asyncio.create_task(read_client(), name="kubelet exec input")
+    try:
+        await asyncio.wait({out_task, in_task}, return_when=asyncio.FIRST_COMPLETED)
+        if not out_task.done():
+            # The client went away: the command's stdin ends; nobody is left to tell.
+            await proc.close_stdin()
+            return
+        try:
+            status = exit_status(out_task.result(), command)
+        except StreamError as e:
+            status = status_body(e.code, e.message)
+        if not ws.closed:
+            await send(STATUS, json.dumps(status).encode())
+            await ws.close()
+    finally:
+        for t in (out_task, in_task):
+            t.cancel()
+        await asyncio.gather(out_task, in_task, return_exceptions=True)
