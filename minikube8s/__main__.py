@@ -78,7 +78,8 @@ def node(
         flannel_net=flannel_net, admission_control=admission_control,
         node_monitor_grace_period=node_monitor_grace_period,
         pod_eviction_timeout=pod_eviction_timeout, node_cpu=node_cpu,
-        node_memory=node_memory, max_pods=max_pods, allow_privileged=allow_privileged, kubelet_port=kubelet_port,
+        node_memory=node_memory, max_pods=max_pods, allow_privileged=allow_privileged,
+        kubelet_port=kubelet_port,
     )
     if node_name:
         cfg.node_name = node_name

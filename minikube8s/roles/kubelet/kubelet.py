@@ -160,6 +160,7 @@ class Kubelet:
         if self.options.wait_for_api:
             await self.client.wait_ready()
         await self.runtime.start()
+        self.facts.runtime_version = self.runtime.version()  # Docker's is known once started
         self.runtime.subscribe(self.workers.update)
         backoff = Backoff(base=0.5, cap=10.0, clock=self.clock)
         while True:
