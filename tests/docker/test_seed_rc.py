@@ -1,0 +1,111 @@
+"""The seed's nginx ReplicationController on a real Docker node (tests/fixtures/docker.py).
+
+In order, on one node: the v1beta3 nginx_rc.yaml gives 6 nginx containers, each serving the
+welcome page on its pod IP; ``docker kill`` of one is restarted (restartCount 1); the node
+process killed with SIGKILL and started again adopts the running containers (same ids, none
+added); deleting the RC removes every container of its pods within the grace period.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.fixtures.docker import ROOT, NodeNamespace
+
+SEED_RC = ROOT / "examples" / "seed" / "nginx_rc.yaml"
+Object = dict[str, Any]
+
+
+def nginx_pods(node: NodeNamespace) -> list[Object]:
+    path = "/api/v1/namespaces/default/pods?labelSelector=name%3Dnginx"
+    items: list[Object] = node.get(path)["items"]
+    return items
+
+
+def running_ids(node: NodeNamespace, *filters: str) -> set[str]:
+    args = ["ps", "-q", "--no-trunc"]
+    for f in filters:
+        args += ["--filter", f]
+    return set(node.docker(*args).stdout.split())
+
+
+def test_seed_rc_runs_six_nginx_serving_the_welcome_page(docker_node: NodeNamespace) -> None:
+    docker_node.kubectl("create", "-f", str(SEED_RC))
+
+    def six_running() -> list[Object] | None:
+        pods = [p for p in nginx_pods(docker_node)
+                if p["status"].get("phase") == "Running" and p["status"].get("podIP")
+                and all(cs.get("ready") for cs in p["status"].get("containerStatuses") or [])]
+        return pods if len(pods) == 6 else None
+
+    pods = docker_node.wait_for(six_running, timeout=60, what="6 nginx pods Running")
+    ips = {p["status"]["podIP"] for p in pods}
+    assert len(ips) == 6
+    assert all(ip.startswith("172.16.") for ip in ips), ips  # the node's podCIDR
+    for ip in ips:
+        assert "Welcome to nginx!" in docker_node.fetch(f"http://{ip}/")
+    # 443 has the self-signed certificate made by scripts/build-images.sh.
+    assert "Welcome to nginx!" in docker_node.fetch(f"https://{next(iter(ips))}/")
+    app = running_ids(docker_node, "label=io.kubernetes.container.name=nginx")
+    sandboxes = running_ids(docker_node, "label=io.kubernetes.docker.type=podsandbox")
+    assert len(app) == 6 and len(sandboxes) == 6
+    for p in pods:
+        cs = p["status"]["containerStatuses"][0]
+        assert cs["containerID"].removeprefix("docker://") in app
+        assert cs["restartCount"] == 0
+    node = docker_node.get("/api/v1/nodes/node1")
+    engine = docker_node.docker("version", "-f", "{{.Server.Version}}").stdout.strip()
+    assert node["status"]["nodeInfo"]["containerRuntimeVersion"] == f"docker://{engine}"
+    assert int(node["status"]["capacity"]["cpu"]) >= 1
+
+
+def test_docker_kill_restarts_the_container(docker_node: NodeNamespace) -> None:
+    pod = nginx_pods(docker_node)[0]
+    name = pod["metadata"]["name"]
+    old = pod["status"]["containerStatuses"][0]["containerID"].removeprefix("docker://")
+    docker_node.docker("kill", old)
+
+    def restarted() -> Object | None:
+        p = docker_node.get(f"/api/v1/namespaces/default/pods/{name}")
+        cs = p["status"]["containerStatuses"][0]
+        if cs["restartCount"] == 1 and "running" in cs["state"]:
+            return cs
+        return None
+
+    cs = docker_node.wait_for(restarted, timeout=30, what=f"{name} restarted")
+    assert cs["containerID"] != f"docker://{old}"
+    assert cs["lastState"]["terminated"]["exitCode"] == 137
+    assert cs["lastState"]["terminated"]["containerID"] == f"docker://{old}"
+    ip = docker_node.get(f"/api/v1/namespaces/default/pods/{name}")["status"]["podIP"]
+    assert "Welcome to nginx!" in docker_node.fetch(f"http://{ip}/")
+    # The dead instance is kept for `logs --previous`.
+    assert docker_node.docker("inspect", old).returncode == 0
+
+
+def test_restarted_kubelet_adopts_running_containers(docker_node: NodeNamespace) -> None:
+    before = running_ids(docker_node)
+    assert len(before) == 12
+    docker_node.kill_node()  # SIGKILL: no clean-up of any kind
+    assert running_ids(docker_node) == before  # containers outlive their kubelet
+    docker_node.start_node()
+    docker_node.wait_for(docker_node.node_ready, timeout=30, what="node Ready again")
+    time.sleep(4)  # every pod has been synced by then (informer list + one sync each)
+    after = running_ids(docker_node)
+    assert after == before
+    all_ids = set(docker_node.docker("ps", "-aq", "--no-trunc").stdout.split())
+    assert len(all_ids) == 13  # 12 running + the container killed by the test before
+    assert all(p["status"]["phase"] == "Running" for p in nginx_pods(docker_node))
+
+
+def test_deleting_the_rc_removes_its_containers(docker_node: NodeNamespace) -> None:
+    assert running_ids(docker_node)
+    start = time.monotonic()
+    docker_node.kubectl("delete", "rc", "nginx-controller", "--wait=false")
+
+    def gone() -> bool:
+        return not docker_node.docker("ps", "-aq").stdout.split() and not nginx_pods(
+            docker_node)
+
+    docker_node.wait_for(gone, timeout=40, what="every container of the RC's pods removed")
+    assert time.monotonic() - start < 35  # the 30 s grace period, and nginx stops at once
