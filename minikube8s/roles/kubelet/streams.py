@@ -196,7 +196,7 @@ def tail(lines: list[bytes], tail_lines: int | None) -> list[bytes]:
 # -- PipeExec: an ExecProcess made of queues ---------------------------------------------------
 
 
-class _Pipe:
+class Pipe:
     """One output stream: bytes in order, then an end (None)."""
 
     def __init__(self) -> None:
@@ -225,8 +225,8 @@ class PipeExec:
     def __init__(self, run: Callable[[PipeExec], Awaitable[int]], *, tty: bool = False,
                  name: str = "exec") -> None:
         self.tty = tty
-        self.out = _Pipe()
-        self.err = _Pipe()
+        self.out = Pipe()
+        self.err = Pipe()
         self._stdin: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._stdin_closed = False
         self.size: tuple[int, int] | None = None
