@@ -52,7 +52,6 @@ def objects(mk: Minikube8s, apiserver: ApiServerProcess) -> None:
     mk("expose", "rc", "nginx", "--port=80", "--target-port=80", "--service-name=nginx-http",
        "-n", NS)
     mk("create", "-n", NS, "-f", str(EXAMPLES / "v1" / "nginx-service.yaml"))
-    mk("run", "web", "--image=nginx", "--port=80", "--labels=app=web,tier=front", "-n", NS)
     mk("create", "-n", NS, "-f", str(EXAMPLES / "v1" / "pod.yaml"))
     for name in ("192.168.0.10", "192.168.0.11"):
         mk("create", "-f", "-", input=NODE.format(name=name))
@@ -65,6 +64,12 @@ def objects(mk: Minikube8s, apiserver: ApiServerProcess) -> None:
                          "machineID": "", "systemUUID": "", "bootID": "",
                          "kubeProxyVersion": "", "operatingSystem": "linux",
                          "architecture": "amd64"}})
+    # Bound by hand (no kubelet runs on these nodes), so the scheduler leaves it alone.
+    mk("create", "-n", NS, "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "web", "labels": {"app": "web", "tier": "front"}},
+        "spec": {"nodeName": "192.168.0.11", "containers": [
+            {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}]}]}}))
     # A selector-less service with hand-made endpoints (the endpoints controller leaves
     # those alone), so the ep table has a row with addresses either way.
     mk("create", "-n", NS, "-f", "-", input=json.dumps({
@@ -205,3 +210,25 @@ def test_empty_and_missing_match_kubectl(mk: Minikube8s, kubectl: Kubectl,
         "get", "rc", "nginx", "nope", "-n", NS)
     assert mine.err == theirs.err
     assert_same(mine.out, theirs.out)
+
+
+def _describe_parts(out: str) -> tuple[str, list[list[str]]]:
+    """Everything before Events verbatim; event rows as cells with their AGE masked."""
+    head, sep, events = out.partition("\nEvents:")
+    rows = [re.split(r"\s{2,}", line.strip()) for line in events.splitlines()[1:]]
+    masked = [[("AGE" if i == 2 and AGE.match(c.split(" ")[0]) else c)
+               for i, c in enumerate(r)] for r in rows]
+    return head + sep + (events.splitlines()[0] if events else ""), masked
+
+
+@pytest.mark.parametrize("what", [("pod", "web"), ("rc", "nginx"), ("rc", "nginx-controller"),
+                                  ("svc", "nginx"), ("node", "192.168.0.10")],
+                         ids=lambda a: " ".join(a))
+def test_describe_matches_kubectl(mk: Minikube8s, kubectl: Kubectl, objects: None,
+                                  what: tuple[str, ...]) -> None:
+    extra = ("-n", NS) if what[0] != "node" else ()
+    mine = mk("describe", *what, *extra).out
+    theirs = kubectl("describe", *what, *extra).out
+    if mine != theirs:
+        assert _describe_parts(mine) == _describe_parts(theirs), \
+            f"minikube8s:\n{mine}\nkubectl:\n{theirs}"
