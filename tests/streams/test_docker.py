@@ -122,6 +122,22 @@ def test_python_client_exec(docker_node: NodeNamespace, ticker: str) -> None:  #
     assert ws.returncode == 0
 
 
+
+def test_python_client_tty_and_resize(docker_node: NodeNamespace,  # noqa: F811
+                                      ticker: str) -> None:
+    cfg = kclient.Configuration()
+    cfg.host = docker_node.url
+    api = kclient.CoreV1Api(kclient.ApiClient(cfg))
+    ws: Any = kstream(api.connect_get_namespaced_pod_exec, ticker, "default",
+                      command=["sh", "-c", "sleep 1; stty size; echo err >&2"], stderr=False,
+                      stdin=True, stdout=True, tty=True, _preload_content=False)
+    ws.write_channel(4, json.dumps({"Width": 100, "Height": 30}))
+    ws.run_forever(timeout=30)
+    # A terminal: its size as resized, stderr merged into stdout, CRLF line ends.
+    assert ws.read_stdout() == "30 100\r\nerr\r\n"
+    assert ws.returncode == 0
+
+
 def test_nginx_logs_and_exec(kubectl: Kubectl, docker_node: NodeNamespace) -> None:  # noqa: F811
     kubectl("create", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},

@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import subprocess
+import sys
 from typing import Any
 
 import aiohttp
@@ -269,3 +270,21 @@ def test_node_publishes_the_kubelet_port(hollow_node: HollowNode, kubectl: Kubec
     port = kubectl("get", "node", NODE, "-o",
                    "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}").out
     assert port == str(hollow_node.kubelet_port)
+
+
+def test_bundled_cli_logs_and_exec(hollow_node: HollowNode, make_pod: MakePod) -> None:
+    pod = make_pod()
+
+    def cli(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "minikube8s", "-s", hollow_node.url,
+                               *args], input=input, capture_output=True, text=True,
+                              timeout=60)
+
+    res = cli("logs", pod)
+    assert res.returncode == 0 and STARTED.match(res.stdout.rstrip("\n")), res
+    res = cli("exec", pod, "--", "cat", "/etc/hostname")
+    assert res.returncode == 0 and res.stdout == f"{pod}\n", res
+    res = cli("exec", pod, "--", "sh", "-c", "echo e >&2; exit 3")
+    assert res.returncode == 3 and res.stderr == "e\n", res
+    res = cli("exec", "-i", pod, "--", "cat", input="via stdin\n")
+    assert res.returncode == 0 and res.stdout == "via stdin\n", res
