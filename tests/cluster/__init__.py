@@ -1,0 +1,1 @@
+"""Cross-component tests: a control plane and hollow nodes as real processes."""
