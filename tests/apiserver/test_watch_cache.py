@@ -21,7 +21,7 @@ import pytest
 
 from minikube8s.api import errors
 from minikube8s.api.resources import Resource, lookup
-from minikube8s.roles.apiserver.cacher import Stale
+from minikube8s.roles.apiserver.cacher import Cached, Stale
 from minikube8s.roles.apiserver.registry import Registry
 from minikube8s.store import Backend, Event, KeyValue, ListResult, open_store
 from tests.apiserver.test_crud import PODS, create, pod
@@ -398,3 +398,40 @@ async def test_read_your_writes_on_etcd(etcd_server: Any) -> None:
     finally:
         await reg.close()
         await backend.close()
+
+
+async def test_entries_from_writes_equal_what_the_store_holds(backend: Any) -> None:
+    """Writes hand the cache their encoded bytes (no decode/encode round trip): the entries
+    and the writes' answers must be exactly what decoding the stored value gives."""
+    reg = Registry(backend)
+
+    async def same_as_store(entry: Cached | None, key: str) -> None:
+        assert entry is not None
+        want = Cached.from_kv(await backend.get(key), "Pod")
+        assert entry.body == want.body and entry.revision == want.revision
+        assert dict(entry.labels) == dict(want.labels)
+        assert dict(entry.fields) == dict(want.fields)
+
+    try:
+        await reg.list_page(PODS_RES)  # the pods kind is cached from here on
+        odd = mkpod("odd", app="y")
+        odd["metadata"]["annotations"] = {"slot": "\u0000rv\u0000", "n": "ünï"}
+        odd["spec"]["activeDeadlineSeconds"] = 30
+        for p in (mkpod("plain", app="x"), odd):
+            made = await reg.create_cached(PODS_RES, "default", p)
+            await same_as_store(made, made.key)
+        got = await reg.get(PODS_RES, "default", "plain")
+        got["metadata"]["labels"]["more"] = "yes"
+        await reg.update(PODS_RES, "default", got)
+
+        async def relabel(obj: dict[str, Any]) -> dict[str, Any]:
+            obj["metadata"]["labels"] = {"patched": "1"}
+            return obj
+
+        await reg.guaranteed_update(PODS_RES, "default", "odd", relabel)
+        assert reg.cache is not None
+        view = await reg.cache.read(PODS_RES)
+        for key in ("/registry/pods/default/plain", "/registry/pods/default/odd"):
+            await same_as_store(view.get(key), key)
+    finally:
+        await reg.close()

@@ -41,7 +41,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,50 @@ class Stale(Exception):
 
 def encode(obj: Object) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
+
+
+_RV_SLOT = "\u0000rv\u0000"  # a resourceVersion no object has: its JSON marks the slot
+_RV_SLOT_JSON = json.dumps(_RV_SLOT).encode()
+_RV_FIELD = b',"resourceVersion":' + _RV_SLOT_JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """An object about to be written, encoded once: ``value`` is what the store keeps (no
+    resourceVersion), ``template`` what is served, with a slot for the revision the write
+    will get (what ``decode_kv`` then ``encode`` would give, without doing either)."""
+
+    value: bytes
+    template: bytes | None
+    labels: Mapping[str, str]
+
+    def served(self, revision: int) -> bytes | None:
+        if self.template is None:
+            return None
+        return self.template.replace(_RV_SLOT_JSON, b'"%d"' % revision, 1)
+
+
+def encode_for_store(obj: Object) -> Encoded:
+    """The stored JSON of obj (without resourceVersion and selfLink, which are never
+    stored) and its served template, from one json.dumps."""
+    md = obj.get("metadata")
+    if not isinstance(md, dict):
+        return Encoded(encode(obj), None, {})
+    saved = {k: md.pop(k) for k in ("resourceVersion", "selfLink") if k in md}
+    md["resourceVersion"] = _RV_SLOT  # last, where decode_kv puts it
+    try:
+        template = encode(obj)
+    finally:
+        del md["resourceVersion"]
+        md.update(saved)
+    labels = md.get("labels")
+    labels = dict(labels) if isinstance(labels, dict) else {}
+    if template.count(_RV_SLOT_JSON) != 1 or _RV_FIELD not in template:
+        # (the slot text also in some field, or metadata held nothing else): plainly
+        value = encode({**obj, "metadata": {k: v for k, v in md.items()
+                                            if k not in ("resourceVersion", "selfLink")}})
+        return Encoded(value, None, labels)
+    return Encoded(template.replace(_RV_FIELD, b"", 1), template, labels)
 
 
 def field_values(kind: str, obj: Object) -> dict[str, str]:
@@ -154,7 +198,7 @@ class _Kind:
             bisect.insort(self.keys, entry.key)
         self.objects[entry.key] = entry
 
-    def apply(self, ev: store.Event) -> None:
+    def apply(self, ev: store.Event, hint: Encoded | None = None) -> None:
         if ev.revision <= self.revision:
             return
         key = ev.kv.key
@@ -162,7 +206,11 @@ class _Kind:
             if self.objects.pop(key, None) is not None:
                 del self.keys[bisect.bisect_left(self.keys, key)]
         else:
-            self.put(Cached.from_kv(ev.kv, self.kind))
+            body = hint.served(ev.revision) if hint is not None else None
+            if body is not None and hint is not None:
+                self.put(Cached(key, ev.revision, body, hint.labels, self.kind))
+            else:
+                self.put(Cached.from_kv(ev.kv, self.kind))
         self.changed = ev.revision
 
 
@@ -210,6 +258,7 @@ class Cacher:
         """Every commit up to this revision has been applied to every filled kind."""
         self._kinds: dict[str, _Kind] = {}
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._hints: dict[str, Encoded] = {}
         self._seq = itertools.count()
         self._running = False
         self._listening = False
@@ -242,6 +291,21 @@ class Cacher:
         if kind.changed <= revision <= max(kind.revision, self.revision):
             return View(kind, revision)
         raise Stale(f"{res.name} changed after revision {revision}")
+
+    @contextlib.contextmanager
+    def writing(self, key: str, encoded: Encoded) -> Iterator[None]:
+        """Around the registry's store write of ``encoded`` under key: if its commit comes
+        by meanwhile (commit listeners do, before the write returns), the entry is built
+        from the template instead of decoding and encoding the stored value again."""
+        if encoded.template is None:
+            yield
+            return
+        self._hints[key] = encoded
+        try:
+            yield
+        finally:
+            if self._hints.get(key) is encoded:
+                del self._hints[key]
 
     def peek(self, key: str, revision: int) -> Cached | None:
         """The entry for key if the cache holds exactly that revision of it (no waiting)."""
@@ -325,8 +389,11 @@ class Cacher:
                 if kind.pending is not None:
                     kind.pending.append(ev)
                     return
+                hint = self._hints.get(key)
+                if hint is not None and hint.value is not ev.kv.value:
+                    hint = None  # (another write of the key)
                 try:
-                    kind.apply(ev)
+                    kind.apply(ev, hint)
                 except Exception:
                     # A value we cannot decode: forget the kind, reads go to the store and
                     # the next one lists it afresh.

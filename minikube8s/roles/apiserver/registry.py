@@ -20,6 +20,7 @@ with finalizers get a deletionTimestamp and go when their last finalizer is remo
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
@@ -32,7 +33,7 @@ from ...api import errors, selectors
 from ...api.resources import Resource
 from ...store import base as store
 from . import machinery, params, rules
-from .cacher import WAIT_TIMEOUT, Cached, Cacher, Stale, decode_kv
+from .cacher import WAIT_TIMEOUT, Cached, Cacher, Encoded, Stale, decode_kv, encode_for_store
 from .interfaces import AdmissionPlugin, Attributes, DefaultStrategy, Operation, Strategy
 from .params import CONTINUE_EXPIRED, decode_continue, encode_continue
 
@@ -335,8 +336,10 @@ class Registry:
             if opts.dry_run:
                 raise _DryRun()
             key = res.store_key(str(md.get("namespace") or ""), name)
+            encoded = encode_for_store(obj)
             try:
-                kv = await self.store.create(key, self.encode(obj))
+                with self._writing(key, encoded):
+                    kv = await self.store.create(key, encoded.value)
             except store.StoreError as e:
                 raise rules.store_error(e, res, name) from e
         except BaseException as e:
@@ -351,9 +354,15 @@ class Registry:
             if isinstance(e, _DryRun):
                 return Cached.from_object(key_of(res, obj), 0, obj, res.kind)
             raise
-        return self._entry(res, kv, obj)
+        return self._entry(res, kv, obj, encoded)
 
-    def _entry(self, res: Resource, kv: store.KeyValue, written: Object) -> Cached:
+    def _writing(self, key: str, encoded: Encoded) -> contextlib.AbstractContextManager[None]:
+        if self.cache is None:
+            return contextlib.nullcontext()
+        return self.cache.writing(key, encoded)
+
+    def _entry(self, res: Resource, kv: store.KeyValue, written: Object,
+               encoded: Encoded) -> Cached:
         """What a write returns, as served: the watch cache's entry when it holds exactly
         this revision (it saw the commit before the writer did), else built from the object
         just written (the stored JSON plus its resourceVersion, last in metadata, as
@@ -361,6 +370,9 @@ class Registry:
         entry = self.cache.peek(kv.key, kv.mod_revision) if self.cache is not None else None
         if entry is not None:
             return entry
+        body = encoded.served(kv.mod_revision)
+        if body is not None:
+            return Cached(kv.key, kv.mod_revision, body, encoded.labels, res.kind)
         md = _md(written)
         md.pop("selfLink", None)
         md.pop("resourceVersion", None)
@@ -459,9 +471,11 @@ class Registry:
     async def _write(self, res: Resource, kv: store.KeyValue, obj: Object, *,
                      retryable: bool) -> Object:
         name = str(_md(obj).get("name") or "")
+        encoded = encode_for_store(obj)
         try:
-            new_kv = await self.store.update(kv.key, self.encode(obj),
-                                             expected_revision=kv.mod_revision)
+            with self._writing(kv.key, encoded):
+                new_kv = await self.store.update(kv.key, encoded.value,
+                                                 expected_revision=kv.mod_revision)
         except store.Conflict as e:
             if retryable:
                 raise _Retry() from e
