@@ -435,3 +435,17 @@ async def test_entries_from_writes_equal_what_the_store_holds(backend: Any) -> N
             await same_as_store(view.get(key), key)
     finally:
         await reg.close()
+
+
+async def test_shared_reads_are_decoded_once_and_follow_changes(backend: Any) -> None:
+    reg = Registry(backend)
+    try:
+        await reg.create(NS_RES, "", {"metadata": {"name": "sh"}})
+        first = await reg.get_shared(NS_RES, "", "sh")
+        assert first is await reg.get_shared(NS_RES, "", "sh")
+        assert first == await reg.get(NS_RES, "", "sh")
+        await reg.delete(NS_RES, "", "sh")  # the kubernetes finalizer keeps it, Terminating
+        after = await reg.get_shared(NS_RES, "", "sh")
+        assert after is not first and after["status"]["phase"] == "Terminating"
+    finally:
+        await reg.close()

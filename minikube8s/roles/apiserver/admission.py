@@ -109,7 +109,7 @@ class NamespaceLifecycle:
         if attrs.operation is not Operation.CREATE or not _is_namespaced_write(attrs):
             return
         try:
-            ns = await registry.get(NAMESPACES, "", attrs.namespace)
+            ns = await _namespace(registry, attrs.namespace)
         except errors.NotFound:
             if self.auto_provision:
                 await provision_namespace(attrs, registry)
@@ -118,6 +118,16 @@ class NamespaceLifecycle:
         if self.check_terminating and _terminating(ns):
             raise forbidden(attrs, f"unable to create new content in namespace "
                                    f"{attrs.namespace} because it is being terminated")
+
+
+async def _namespace(registry: RegistryView, name: str) -> Object:
+    """The namespace, read only: the registry's shared copy when it has one (this runs on
+    every create, and a private copy is a decode each time)."""
+    shared = getattr(registry, "get_shared", None)
+    if shared is not None:
+        ns: Object = await shared(NAMESPACES, "", name)
+        return ns
+    return await registry.get(NAMESPACES, "", name)
 
 
 def _terminating(ns: Object) -> bool:
@@ -140,7 +150,7 @@ class NamespaceAutoProvision:
                 or not _is_namespaced_write(attrs)):
             return
         try:
-            await registry.get(NAMESPACES, "", attrs.namespace)
+            await _namespace(registry, attrs.namespace)
             return
         except errors.NotFound:
             pass

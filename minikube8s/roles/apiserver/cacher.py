@@ -129,7 +129,7 @@ class Cached:
     """One object as served: never changed once built (``fields`` is filled in once, on the
     first field selector that asks: most entries never meet one)."""
 
-    __slots__ = ("_fields", "body", "key", "kind", "labels", "revision")
+    __slots__ = ("_fields", "_shared", "body", "key", "kind", "labels", "revision")
 
     def __init__(self, key: str, revision: int, body: bytes, labels: Mapping[str, str],
                  kind: str) -> None:
@@ -139,12 +139,20 @@ class Cached:
         self.labels = labels
         self.kind = kind
         self._fields: Mapping[str, str] | None = None
+        self._shared: Object | None = None
 
     @property
     def fields(self) -> Mapping[str, str]:
         if self._fields is None:
             self._fields = field_values(self.kind, self.decode())
         return self._fields
+
+    def shared(self) -> Object:
+        """The object decoded once and kept with the entry: for readers that never change
+        it (admission's namespace check on every create)."""
+        if self._shared is None:
+            self._shared = self.decode()
+        return self._shared
 
     def decode(self) -> Object:
         """A fresh, mutable copy of the object."""

@@ -158,6 +158,10 @@ class Registry:
     async def get(self, resource: Resource, namespace: str, name: str) -> Object:
         return (await self.get_cached(resource, namespace, name)).decode()
 
+    async def get_shared(self, resource: Resource, namespace: str, name: str) -> Object:
+        """Like ``get``, but the object may be shared with other readers: never change it."""
+        return (await self.get_cached(resource, namespace, name)).shared()
+
     async def get_cached(self, res: Resource, namespace: str, name: str, *,
                          resource_version: str = "") -> Cached:
         """One object (errors.NotFound), from the cache when it can answer."""
