@@ -15,7 +15,8 @@ import yaml
 from minikube8s.api.patch import strategic_merge_patch
 from minikube8s.cli import config, errors, jsonpath, kubeconfig, manifests, printers
 from minikube8s.cli.apply import LAST_APPLIED, three_way_patch, with_last_applied
-from minikube8s.cli.describe import human_duration, tabwrite
+from minikube8s.cli.describe import tabwrite
+from minikube8s.cli.describers import human_duration
 from minikube8s.client import errors as client_errors
 
 
