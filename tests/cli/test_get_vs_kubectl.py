@@ -222,7 +222,8 @@ def _describe_parts(out: str) -> tuple[str, list[list[str]]]:
 
 
 @pytest.mark.parametrize("what", [("pod", "web"), ("rc", "nginx"), ("rc", "nginx-controller"),
-                                  ("svc", "nginx"), ("node", "192.168.0.10")],
+                                  ("svc", "nginx"), ("svc", "nginx-http"),
+                                  ("node", "192.168.0.10")],
                          ids=lambda a: " ".join(a))
 def test_describe_matches_kubectl(mk: Minikube8s, kubectl: Kubectl, objects: None,
                                   what: tuple[str, ...]) -> None:

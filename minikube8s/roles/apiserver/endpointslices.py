@@ -57,7 +57,10 @@ def slices_for(endpoints: Object) -> list[Object]:
         ready = [a for a in subset.get("addresses") or [] if isinstance(a, dict)]
         not_ready = [a for a in subset.get("notReadyAddresses") or [] if isinstance(a, dict)]
         all_ips = [str(a.get("ip", "")) for a in ready + not_ready]
-        ports = [{k: p[k] for k in ("name", "port", "protocol", "appProtocol") if k in p}
+        # name is always present ("" for an unnamed port), as the EndpointSlice controller
+        # writes it: kubectl 1.32+ describe svc dereferences it and panics when it is missing.
+        ports = [{"name": str(p.get("name") or ""),
+                  **{k: p[k] for k in ("port", "protocol", "appProtocol") if k in p}}
                  for p in subset.get("ports") or [] if isinstance(p, dict)]
         out.append({
             "apiVersion": GROUP_VERSION,
