@@ -83,10 +83,7 @@ def _root_server() -> str | None:
 
 def _fail(message: str, code: int = 1) -> NoReturn:
     stream = sys.stderr
-    if message.startswith(("error:", "Error from server")):
-        head, _, rest = message.partition(":")
-        message = printers.paint(head + ":", "31", stream) + rest
-    stream.write(message + "\n")
+    stream.write(printers.paint_error(message, stream) + "\n")
     stream.flush()
     raise typer.Exit(code)
 

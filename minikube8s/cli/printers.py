@@ -42,6 +42,16 @@ def paint(text: str, code: str, stream: TextIO) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if use_colour(stream) else text
 
 
+def paint_error(line: str, stream: TextIO) -> str:
+    if line.startswith(("error:", "Error from server")):
+        head, sep, rest = line.partition(":")
+        if line.startswith("Error from server (") and "):" in line:
+            head, _, rest = line.partition("):")
+            head, sep = head + ")", ":"
+        return paint(head + sep, "31", stream) + rest
+    return line
+
+
 # ----------------------------------------------------------------------------- tabwriter
 
 

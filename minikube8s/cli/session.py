@@ -22,6 +22,7 @@ from ..client.rest import TABLE, Client, resource_path
 from .config import Target
 from .errors import CLIError
 from .manifests import Manifest
+from .printers import paint_error
 
 Object = dict[str, Any]
 
@@ -175,7 +176,9 @@ class Session:
         self.out.flush()
 
     def warn(self, text: str) -> None:
-        self.err.write(text + "\n")
+        """A line on stderr; an error's ``Error from server (R):``/``error:`` head in red when
+        stderr is a terminal."""
+        self.err.write(paint_error(text, self.err) + "\n")
         self.err.flush()
 
     @staticmethod

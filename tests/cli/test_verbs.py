@@ -416,3 +416,46 @@ def test_completion_offers_resource_names(mk: Minikube8s) -> None:
 def test_node_still_starts_without_subcommand(mk: Minikube8s) -> None:
     out = mk("--help", server=False, env={"COLUMNS": "200"}).out
     assert "--role" in out and "run-container" in out
+
+
+def _on_a_terminal(mk: Minikube8s, *args: str, env: dict[str, str] | None = None) -> bytes:
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "minikube8s", *args, "-s", mk.url],
+                            stdout=slave, stderr=slave, env=mk.env(**(env or {})),
+                            cwd=str(REPO))
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=30) == 1
+    return b"".join(chunks)
+
+
+def test_colour_only_on_a_terminal(mk: Minikube8s, ns: str) -> None:
+    tty = _on_a_terminal(mk, "get", "pods", "nope", "-n", ns)
+    assert b"\x1b[31mError from server (NotFound):\x1b[0m" in tty
+    assert b"\x1b[" not in _on_a_terminal(mk, "get", "pods", "nope", "-n", ns,
+                                          env={"NO_COLOR": "1"})
+    assert "\x1b[" not in mk.fail("get", "pods", "nope", "-n", ns).err
+
+
+def test_interrupt_is_quiet(mk: Minikube8s, ns: str) -> None:
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "minikube8s", "get", "pods", "-w", "-n", ns,
+                             "-s", mk.url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=mk.env(), cwd=str(REPO))
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "Traceback" not in err and "Error" not in err
