@@ -154,7 +154,7 @@ class DockerRuntime:
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
-        if self.docker is not None:
+        elif self.docker is not None:
             await self.docker.close()
 
     def subscribe(self, callback: ChangeCallback) -> None:
@@ -217,7 +217,16 @@ class DockerRuntime:
         self._notify(before | {k.uid for k in self._known.values()})
 
     async def _watch_events(self) -> None:
-        """Follow Docker's events for this node's containers, reconnecting forever."""
+        """Follow Docker's events for this node's containers, reconnecting forever. The
+        task lives as long as the kubelet: when it is cancelled the process is stopping, so
+        the Docker client goes with it."""
+        try:
+            await self._follow_events()
+        finally:
+            if self.docker is not None:
+                await self.docker.close()
+
+    async def _follow_events(self) -> None:
         delay = 0.5
         down_since: float | None = None
         while True:
