@@ -231,13 +231,19 @@ def get(
             if objects or not single:
                 printers.print_objects(objects, output, session.out, single=single)
         if watch or watch_only:
-            # Without a resourceVersion (watch-only, or -o yaml|json) the server first sends
-            # every current object as ADDED, which is exactly the initial listing.
+            # Without a resourceVersion (-w -o yaml|json) the server first sends every current
+            # object as ADDED, which is exactly the initial listing; --watch-only starts at
+            # the list's current resourceVersion instead, so only changes are printed.
             res, names = groups[0]
+            if watch_only:
+                ns = "" if all_namespaces else session.ns(res)
+                current = await session.client.list(res, namespace=ns, limit=1,
+                                                    label_selector=selector)
+                rv = str((current.get("metadata") or {}).get("resourceVersion") or "")
             await _watch(session, res, names[0] if names else "", output=output,
                          selector=selector, field_selector=field_selector,
                          all_namespaces=all_namespaces, show_labels=show_labels,
-                         label_columns=lcols, resource_version="" if watch_only else rv,
+                         label_columns=lcols, resource_version=rv,
                          header=not no_headers and not printed)
         return 1 if failures else 0
 

@@ -459,3 +459,22 @@ def test_interrupt_is_quiet(mk: Minikube8s, ns: str) -> None:
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130 and "Traceback" not in err and "Error" not in err
+
+
+def test_watch_only_and_object_output(mk: Minikube8s, ns: str) -> None:
+    mk("run", "old", "--image=nginx", "-n", ns)
+    procs = [subprocess.Popen([sys.executable, "-m", "minikube8s", "get", "pods", *flags,
+                               "-n", ns, "-s", mk.url], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=mk.env(), cwd=str(REPO))
+             for flags in (["--watch-only", "-o", "name"], ["-w", "-o", "name"])]
+    time.sleep(2)
+    mk("run", "new", "--image=nginx", "-n", ns)
+    time.sleep(2)
+    outs = []
+    for proc in procs:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+        outs.append(out.split())
+    only, full = outs
+    assert "pod/old" not in only and "pod/new" in only
+    assert full[0] == "pod/old" and "pod/new" in full
