@@ -336,8 +336,12 @@ async def test_a_killed_node_goes_unknown_and_its_pods_move(
             return ready.status == "Unknown"
 
         await eventually(unknown, within=15, what=f"{dead} Ready=Unknown")
-        taints = {t.key for t in core.read_node(dead).spec.taints or []}
-        assert "node.kubernetes.io/unreachable" in taints
+
+        async def tainted() -> bool:
+            taints = {t.key for t in core.read_node(dead).spec.taints or []}
+            return "node.kubernetes.io/unreachable" in taints
+
+        await eventually(tainted, within=5, what=f"{dead} tainted unreachable")
 
         async def moved() -> list[Object] | None:
             pods = await pods_of(c, ns, "web")
