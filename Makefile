@@ -49,6 +49,7 @@ unit: venv
 bench: sysdeps-test venv
 	$(BIN)/python bench/store.py
 	$(BIN)/python bench/apiserver.py
+	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/docker_pods.py
 
 clean:
