@@ -277,6 +277,9 @@ class PipeExec:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # A task cancelled before its first step never runs _main's finally.
+        self.out.end()
+        self.err.end()
 
 
 # -- the hollow runtime's streams --------------------------------------------------------------

@@ -145,6 +145,8 @@ class DockerExec:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        self.out.end()  # a reader cancelled before its first step never ended them
+        self.err.end()
         with contextlib.suppress(aiohttp.ClientError, OSError, RuntimeError):
             await self.stream.close()
 
