@@ -228,8 +228,9 @@ def get(
                                                field_selector=field_selector,
                                                all_namespaces=all_namespaces)
             single = len(groups) == 1 and len(groups[0][1]) == 1
-            if objects or not single:
-                printers.print_objects(objects, output, session.out, single=single)
+            if objects or not (single or output.startswith("custom-columns")):
+                printers.print_objects(objects, output, session.out, single=single,
+                                       no_headers=no_headers)
         if watch or watch_only:
             # Without a resourceVersion (-w -o yaml|json) the server first sends every current
             # object as ADDED, which is exactly the initial listing; --watch-only starts at

@@ -28,7 +28,8 @@ Object = dict[str, Any]
 MIN_WIDTH = 6
 PADDING = 3
 
-OUTPUT_FORMATS = ("wide", "yaml", "json", "name", "jsonpath=...", "jsonpath-file=...")
+OUTPUT_FORMATS = ("wide", "yaml", "json", "name", "jsonpath=...", "jsonpath-file=...",
+                  "custom-columns=...")
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -223,8 +224,51 @@ def check_format(output: str) -> None:
         raise CLIError(f"unable to match a printer suitable for the output format \"{output}\","
                        f" allowed formats are: {','.join(OUTPUT_FORMATS)}")
     if base == "custom-columns":
-        raise CLIError("-o custom-columns is not supported by minikube8s yet; "
-                       "use -o jsonpath=... instead")
+        _columns(output)
+
+
+def _columns(output: str) -> list[tuple[str, str]]:
+    """``custom-columns=NAME:.metadata.name,IMAGE:.spec.containers[*].image``."""
+    spec = output.partition("=")[2]
+    cols: list[tuple[str, str]] = []
+    for part in spec.split(","):
+        header, sep, path = part.partition(":")
+        if not sep or not header or not path:
+            raise CLIError(f"unexpected custom-columns spec: {part}, expected <header>:<json-path-"
+                           f"expr>")
+        path = path.strip()
+        if path.startswith("{") and path.endswith("}"):
+            path = path[1:-1]
+        if not path.startswith("."):
+            path = "." + path
+        cols.append((header, "{" + path + "}"))
+    return cols
+
+
+def _go_value(value: Any) -> str:
+    # kubectl prints each value with Go's %v
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_go_value(v)}" for k, v in sorted(value.items())) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(_go_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def print_custom_columns(objects: list[Object], output: str, out: TextIO, *,
+                         no_headers: bool = False) -> None:
+    cols = _columns(output)
+    writer = TabWriter(out)
+    if not no_headers:
+        writer.add([h for h, _ in cols])
+    for obj in objects:
+        row = []
+        for _, template in cols:
+            values = jsonpath.evaluate(jsonpath.parse(template)[0], obj)
+            row.append(",".join(_go_value(v) for v in values) if values else "<none>")
+        writer.add(row)
+    writer.flush()
 
 
 def _template(output: str) -> str:
@@ -240,11 +284,15 @@ def _template(output: str) -> str:
     return arg
 
 
-def print_objects(objects: list[Object], output: str, out: TextIO, *, single: bool) -> None:
-    """-o yaml|json|name|jsonpath for objects already fetched as JSON.
+def print_objects(objects: list[Object], output: str, out: TextIO, *, single: bool,
+                  no_headers: bool = False) -> None:
+    """-o yaml|json|name|jsonpath|custom-columns for objects already fetched as JSON.
 
     ``single``: one named object was asked for, so it prints bare instead of inside a List.
     """
+    if output.startswith("custom-columns="):
+        print_custom_columns(objects, output, out, no_headers=no_headers)
+        return
     doc: Any = objects[0] if single and len(objects) == 1 else as_list(objects)
     if output == "yaml":
         out.write(to_yaml(doc))

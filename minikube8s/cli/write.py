@@ -1,4 +1,5 @@
-"""Verbs that change objects: create, replace, delete, stop, scale/resize, label, annotate.
+"""Verbs that change objects: create, replace, delete, stop, scale/resize, patch, label,
+annotate.
 
 ``create -f`` and ``stop rc`` are the seed's; the rest are what kubectl users type today. Each
 object is reported on its own line in kubectl's words (``replicationcontroller/nginx
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 
 from ..api.resources import Resource
 from ..client import errors as client_errors
+from ..client.rest import PatchType
 from . import manifests
 from .app import (
     Common,
@@ -398,6 +400,62 @@ def _metadata_patch(field: str, verb: str, args: list[str], *, overwrite: bool,
     execute(common, run)
 
 
+# ----------------------------------------------------------------------------- patch
+
+
+def patch(
+    args: ArgsArg = None,
+    patch_text: Annotated[str, typer.Option(
+        "-p", "--patch", help="The patch, JSON or YAML.", show_default=False)] = "",
+    patch_file: Annotated[str, typer.Option(
+        "--patch-file", help="A file holding the patch.", show_default=False)] = "",
+    patch_type: Annotated[str, typer.Option(
+        "--type", help="strategic, merge or json.")] = "strategic",
+    subresource: Annotated[str, typer.Option(
+        "--subresource", help="status or scale.", show_default=False)] = "",
+    server: ServerOpt = None,
+    namespace: NamespaceOpt = None,
+    kubeconfig: KubeconfigOpt = None,
+) -> None:
+    """Update fields of a resource with a strategic merge, JSON merge or JSON patch."""
+    import yaml
+
+    if patch_type not in ("strategic", "merge", "json"):
+        raise CLIError(f"--type must be one of [json merge strategic], not \"{patch_type}\"")
+    if patch_file:
+        try:
+            with open(patch_file, encoding="utf-8") as f:
+                patch_text = f.read()
+        except OSError as e:
+            raise CLIError(f"unable to read patch file: {e.strerror}") from e
+    if not patch_text:
+        raise CLIError("must specify -p to patch")
+    try:
+        body = yaml.safe_load(patch_text)
+    except yaml.YAMLError as e:
+        raise CLIError(f"unable to parse \"{patch_text}\": {e}") from e
+
+    async def run(session: Session) -> int:
+        failures = 0
+        for res, name, ns in await _targets(session, list(args or []), selector="",
+                                            all_=False):
+            try:
+                before = await session.get(res, name, namespace=ns)
+                after = await session.client.patch(
+                    res, name, body, namespace=ns, patch_type=cast(PatchType, patch_type),
+                    subresource=subresource, field_manager="kubectl-patch")
+            except client_errors.ClientError as e:
+                failures += 1
+                session.warn(describe(e, server=session.target.server))
+                continue
+            same = (before.get("metadata") or {}).get("resourceVersion") == \
+                (after.get("metadata") or {}).get("resourceVersion")
+            session.print(f"{_kind_of(res)}/{name} patched{' (no change)' if same else ''}")
+        return 1 if failures else 0
+
+    execute(Common(server, namespace, kubeconfig), run)
+
+
 OverwriteOpt = Annotated[bool, typer.Option(
     "--overwrite", help="Allow replacing an existing value.")]
 
@@ -431,6 +489,10 @@ def register(app: typer.Typer) -> None:
                 "-s http://192.168.0.10:8080")(stop)
     app.command("scale", epilog=seed + "minikube8s scale rc nginx --replicas=3")(scale)
     app.command("resize", epilog=seed + "minikube8s resize rc nginx --replicas=3")(resize)
+    app.command("patch", epilog="Examples:\n\n  minikube8s patch rc nginx -p "
+                "'{\"spec\":{\"replicas\":3}}'\n\n  minikube8s patch svc nginx-http "
+                "--type=json -p '[{\"op\":\"add\",\"path\":\"/spec/externalIPs\","
+                "\"value\":[\"12.0.0.5\"]}]'")(patch)
     app.command("label", epilog=seed + "minikube8s label rc nginx tier=web\n\n  "
                 "minikube8s label pods -l run-container=nginx tier-")(label)
     app.command("annotate", epilog=seed + "minikube8s annotate rc nginx "

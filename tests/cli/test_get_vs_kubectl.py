@@ -233,3 +233,14 @@ def test_describe_matches_kubectl(mk: Minikube8s, kubectl: Kubectl, objects: Non
     if mine != theirs:
         assert _describe_parts(mine) == _describe_parts(theirs), \
             f"minikube8s:\n{mine}\nkubectl:\n{theirs}"
+
+
+@pytest.mark.parametrize("spec", [
+    "NAME:.metadata.name,NODE:.spec.nodeName,IMAGES:.spec.containers[*].image",
+    "N:metadata.name,LABELS:.metadata.labels,NOPE:.spec.nope",
+])
+def test_custom_columns_match_kubectl(mk: Minikube8s, kubectl: Kubectl, objects: None,
+                                      spec: str) -> None:
+    for extra in ((), ("--no-headers",)):
+        args = ("get", "pods", "-n", NS, "-o", f"custom-columns={spec}", *extra)
+        assert mk(*args).out == kubectl(*args).out

@@ -384,6 +384,7 @@ def test_server_precedence(mk: Minikube8s, apiserver: ApiServerProcess, tmp_path
 
 
 VERBS = ["get", "describe", "create", "replace", "apply", "delete", "stop", "scale", "resize",
+         "patch",
          "label", "annotate", "run-container", "run", "expose", "logs", "exec", "wait",
          "cluster-info", "version", "api-resources"]
 
@@ -478,3 +479,27 @@ def test_watch_only_and_object_output(mk: Minikube8s, ns: str) -> None:
     only, full = outs
     assert "pod/old" not in only and "pod/new" in only
     assert full[0] == "pod/old" and "pod/new" in full
+
+
+def test_patch(mk: Minikube8s, kubectl: Kubectl, ns: str) -> None:
+    mk("run-container", "pt", "--image=nginx", "--port=80", "--replicas=2", "-n", ns)
+    for tool, n in ((mk, 3), (kubectl, 4), (mk, 5)):
+        body = f'{{"spec":{{"replicas":{n}}}}}'
+        assert tool("patch", "rc", "pt", "-p", body, "-n", ns).out == \
+            "replicationcontroller/pt patched\n"
+        assert tool("patch", "rc", "pt", "-p", body, "-n", ns).out == \
+            "replicationcontroller/pt patched (no change)\n"
+    mk("patch", "rc/pt", "--type=json", "-n", ns, "-p",
+       '[{"op": "add", "path": "/metadata/labels/tier", "value": "web"}]')
+    mk("patch", "rc", "pt", "--type=merge", "-n", ns, "-p", "metadata: {annotations: {a: b}}")
+    # strategic: containers merge by name, so the image changes and the ports stay
+    mk("patch", "rc", "pt", "-n", ns, "-p", '{"spec":{"template":{"spec":{"containers":'
+       '[{"name":"pt","image":"nginx:2"}]}}}}')
+    rc = obj(mk, "rc", "pt", "-n", ns)
+    assert rc["metadata"]["labels"]["tier"] == "web"
+    assert rc["metadata"]["annotations"] == {"a": "b"}
+    (c,) = rc["spec"]["template"]["spec"]["containers"]
+    assert c["image"] == "nginx:2" and c["ports"][0]["containerPort"] == 80
+    res = mk.fail("patch", "rc", "pt", "--type=json", "-p", '[{"op":"test","path":"/spec/'
+                  'replicas","value":9}]', "-n", ns)
+    assert res.err.startswith("Error from server (Invalid): ")
