@@ -65,6 +65,9 @@ def test_liveness_probe_failure_restarts_with_unhealthy_event(
         return int(status_of(docker_node, "live", "web").get("restartCount") or 0) >= 1
 
     docker_node.wait_for(restarted, timeout=30, what="the liveness probe to restart web")
+    docker_node.wait_for(lambda: {"Unhealthy", "Killing"} <= {
+        e["reason"] for e in events_for(docker_node, "live")},
+        timeout=10, what="Unhealthy and Killing events")
     events = events_for(docker_node, "live")
     unhealthy = [e for e in events if e["reason"] == "Unhealthy"]
     assert unhealthy and unhealthy[0]["type"] == "Warning"
@@ -95,14 +98,15 @@ def test_readiness_probes_drive_the_ready_condition(docker_node: NodeNamespace) 
     assert statuses["bad"]["ready"] is False and "running" in statuses["bad"]["state"]
     assert condition(pod, "Ready") == "False"
     assert condition(pod, "ContainersReady") == "False"
-    assert any(e["reason"] == "Unhealthy" and e["message"].startswith("Readiness probe failed")
-               for e in events_for(docker_node, "ready"))
+    docker_node.wait_for(lambda: any(
+        e["reason"] == "Unhealthy" and e["message"].startswith("Readiness probe failed")
+        for e in events_for(docker_node, "ready")), timeout=10, what="an Unhealthy event")
     # No restart for a failing readiness probe.
     assert statuses["bad"]["restartCount"] == 0
     docker_node.kubectl("delete", "pod", "ready", "--grace-period=1", "--wait=false")
 
 
-def test_empty_dir_localhost_env_and_resources(docker_node: NodeNamespace) -> None:
+def test_empty_dir_localhost_host_port_env_and_resources(docker_node: NodeNamespace) -> None:
     create(docker_node, {"metadata": {"name": "shared", "labels": {"app": "x"}}, "spec": {
         "volumes": [{"name": "data", "emptyDir": {}}],
         "containers": [
@@ -110,6 +114,7 @@ def test_empty_dir_localhost_env_and_resources(docker_node: NodeNamespace) -> No
              "command": ["sh", "-c"],
              "args": ["echo hello-from-writer > /data/msg && exec httpd -f -p 8080 -h /data"],
              "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+             "ports": [{"containerPort": 8080, "hostPort": 18080}],
              "resources": {"requests": {"cpu": "250m"},
                            "limits": {"cpu": "500m", "memory": "64Mi"}}},
             {"name": "reader", "image": "busybox", "command": ["sleep", "3600"],
@@ -135,6 +140,8 @@ def test_empty_dir_localhost_env_and_resources(docker_node: NodeNamespace) -> No
     # One network namespace: the reader reaches the writer's server on localhost.
     out = docker_node.docker("exec", reader, "wget", "-qO-", "http://127.0.0.1:8080/msg").stdout
     assert out.strip() == "hello-from-writer"
+    # The hostPort is published on the node's address (by the sandbox, which owns the ports).
+    assert docker_node.fetch(f"http://{docker_node.ip}:18080/msg").strip() == "hello-from-writer"
     env = dict(line.split("=", 1) for line in
                docker_node.docker("exec", reader, "env").stdout.splitlines() if "=" in line)
     assert env["POD_NAME"] == "shared" and env["POD_NS"] == "default"
