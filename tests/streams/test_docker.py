@@ -98,6 +98,11 @@ def test_exec_hostname_exit_code_and_stdin(kubectl: Kubectl, ticker: str) -> Non
     assert res.out == "SHOUT\n"
     res = kubectl("exec", ticker, "--", "/no/such/binary", check=False)
     assert res.code != 0
+    # Output bigger than any one frame or buffer on the way arrives whole and in order.
+    big = kubectl("exec", ticker, "--", "sh", "-c", "yes 0123456789 | head -n 30000").out
+    assert big == "0123456789\n" * 30000
+    res = kubectl("exec", "-i", ticker, "--", "wc", "-c", input="x" * 300_000)
+    assert res.out.strip() == "300000"
 
 
 def test_python_client_exec(docker_node: NodeNamespace, ticker: str) -> None:  # noqa: F811

@@ -83,8 +83,9 @@ class NodeFacts:
     runtime_version: str
     labels: dict[str, str] = field(default_factory=dict)
     ephemeral_storage: str = "10Gi"
-    kubelet_port: int = 10250
-    """Published as daemonEndpoints.kubeletEndpoint.Port (the kubelet server sets it)."""
+    kubelet_port: int = 0
+    """Published as daemonEndpoints.kubeletEndpoint.Port: set by the kubelet server once it
+    listens; 0 (no server: hollow-nodes) makes the API server answer logs/exec with a 503."""
 
 
 def machine_facts(*, name: str, runtime_version: str, ip: str = "", cpu: str = "",
