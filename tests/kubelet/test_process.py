@@ -100,12 +100,13 @@ async def test_role_i_waits_for_the_api_then_registers(tmp_path: Path) -> None:
     assert code == 0, log.read_text()[-3000:]
 
 
-def test_role_i_docker_runtime_fails_clearly(tmp_path: Path) -> None:
+def test_role_i_unknown_runtime_fails_clearly(tmp_path: Path) -> None:
+    # (The docker runtime exists since issue 5; tests/docker runs it on a real dockerd.)
     out = subprocess.run(
-        [sys.executable, "-m", "minikube8s", "--role", "i", "--runtime", "docker",
+        [sys.executable, "-m", "minikube8s", "--role", "i", "--runtime", "rkt",
          "--server", "http://127.0.0.1:9", "--node-name", "nd",
          "--data-dir", str(tmp_path / "node")],
         capture_output=True, text=True, timeout=30)
     assert out.returncode == 2, out.stderr
-    assert "docker runtime" in out.stderr and "issue 5" in out.stderr
+    assert "unknown runtime 'rkt'" in out.stderr and "hollow, docker" in out.stderr
     assert "Traceback" not in out.stderr
