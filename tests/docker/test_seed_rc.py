@@ -3,7 +3,8 @@
 In order, on one node: the v1beta3 nginx_rc.yaml gives 6 nginx containers, each serving the
 welcome page on its pod IP; ``docker kill`` of one is restarted (restartCount 1); the node
 process killed with SIGKILL and started again adopts the running containers (same ids, none
-added); deleting the RC removes every container of its pods within the grace period.
+added) and removes a container labelled for a pod the API does not have; deleting the RC
+removes every container of its pods within the grace period.
 """
 
 from __future__ import annotations
@@ -96,6 +97,21 @@ def test_restarted_kubelet_adopts_running_containers(docker_node: NodeNamespace)
     all_ids = set(docker_node.docker("ps", "-aq", "--no-trunc").stdout.split())
     assert len(all_ids) == 13  # 12 running + the container killed by the test before
     assert all(p["status"]["phase"] == "Running" for p in nginx_pods(docker_node))
+
+
+def test_restarted_kubelet_removes_containers_of_unknown_pods(
+        docker_node: NodeNamespace) -> None:
+    before = running_ids(docker_node)
+    docker_node.kill_node()
+    labels = {"io.kubernetes.pod.uid": "gone-uid", "io.kubernetes.pod.name": "gone",
+              "io.kubernetes.pod.namespace": "default", "io.kubernetes.container.name": "c",
+              "io.kubernetes.docker.type": "container", "minikube8s.io/node": "node1"}
+    args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+    orphan = docker_node.docker("run", "-d", *args, "busybox", "sleep", "3600").stdout.strip()
+    docker_node.start_node()
+    docker_node.wait_for(lambda: docker_node.docker("inspect", orphan, check=False).returncode
+                         != 0, timeout=30, what="the orphan container removed")
+    assert running_ids(docker_node) == before
 
 
 def test_deleting_the_rc_removes_its_containers(docker_node: NodeNamespace) -> None:

@@ -173,9 +173,11 @@ class Kubelet:
                             self.name, delay, e)
                 await self.clock.sleep(delay)
         self.registered.set()
-        self.syncer.ready.set()
         self.supervisor.start(self.heartbeat.run(), name=f"kubelet {self.name} heartbeat")
         await self.pods.wait_synced()
+        # Only now is a uid the cache does not know an orphan: a runtime that reports its
+        # adopted containers at start (Docker) must not have them killed before the list.
+        self.syncer.ready.set()
         for uid in await self.syncer.list_orphans():
             log.info("node %s: killing the containers of pod %s, gone from the API",
                      self.name, uid)

@@ -124,6 +124,7 @@ class DockerRuntime:
         self._network_lock = asyncio.Lock()
         self._watch: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        self._synced = False
         self.events_seen = 0
 
     # -- Protocol: identity, connection, health --------------------------------------------
@@ -214,7 +215,12 @@ class DockerRuntime:
         infos = await asyncio.gather(*(show(c) for c in listed))
         before = {k.uid for k in self._known.values()}
         self._known = {str(i["Id"]): _Known(i) for i in infos if i is not None}
-        self._notify(before | {k.uid for k in self._known.values()})
+        if self._synced:
+            # Back after an outage: every pod may have changed (containers die with dockerd).
+            # The first list needs no wake-up: the kubelet syncs each pod the API has and
+            # its orphan scan finds the rest.
+            self._notify(before | {k.uid for k in self._known.values()})
+        self._synced = True
 
     async def _watch_events(self) -> None:
         """Follow Docker's events for this node's containers, reconnecting forever. The
