@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -66,11 +67,14 @@ def _find_resource(group: str, name: str, version: str) -> Resource | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_path(path: str) -> Target:
     """Map ``/api/v1/namespaces/NS/pods/NAME/status`` (trailing slash allowed) to a Target.
 
     Raises NotAnAPIPath for paths that are not resource URLs (discovery, /version, ...) and
-    errors.NotFound for resource-shaped paths naming something we do not serve.
+    errors.NotFound for resource-shaped paths naming something we do not serve. Memoised
+    (a Target is immutable; exceptions are not remembered): the same paths come again and
+    again (informers, controllers, kubectl).
     """
     parts = [p for p in path.strip("/").split("/")]
     if not parts or parts[0] not in ("api", "apis"):
