@@ -2,6 +2,9 @@
 #   make run    set up, then start `minikube8s --role ai` on the embedded store
 #   make test   set up (plus test-only packages), lint, then the whole test suite
 #   make images build the pod images (nginx, busybox, minikube8s/pause) into DOCKER_HOST's daemon
+#   make cluster       the seed's 3-node cluster in network namespaces mk8s-node1..3
+#                      (192.168.0.10-12); then kubectl --kubeconfig .cluster/kubeconfig get nodes
+#   make cluster-down  remove it (processes, containers, mounts, namespaces, .cluster/)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +12,8 @@ DATA_DIR ?= .data
 ROLE   ?= ai
 PYTEST_ARGS ?=
 
-.PHONY: run test lint unit bench sysdeps sysdeps-test venv clean images dockerd
+.PHONY: run test lint unit bench sysdeps sysdeps-test venv clean images dockerd cluster \
+	cluster-down
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +39,15 @@ images: dockerd
 
 run: sysdeps venv images
 	$(BIN)/minikube8s --role $(ROLE) --data-dir $(DATA_DIR) --runtime docker
+
+# Each node has its own dockerd; images come from the rootfs tarballs in .cache/images (built
+# when missing), so the host's own dockerd is not needed. NODES=N for another size.
+NODES ?= 3
+cluster: sysdeps venv
+	$(BIN)/python examples/cluster/cluster.py up --nodes $(NODES)
+
+cluster-down:
+	$(BIN)/python examples/cluster/cluster.py down
 
 lint: venv
 	$(BIN)/ruff check minikube8s tests bench

@@ -87,5 +87,9 @@ async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None) 
         await controllers.start(ctx)
     if cfg.role.node:
         await kubelet.start(ctx)
+        if cfg.runtime == "docker":  # hollow pods have no network to route
+            from ..net import podnet
+
+            await podnet.start(ctx)
     await informers.start(sup)
     return client

@@ -4,8 +4,9 @@ Every sandbox (pause container) joins the Docker network ``minikube8s`` (bridge 
 gateway .1 of spec.podCIDR, addresses handed out by Docker's IPAM from .2); app containers
 then share the sandbox's namespace. ``ensure_network`` creates the network or adopts the one a
 previous run left; a network with another subnet is re-created when nothing is attached to it
-(the node got a new podCIDR), and is an error otherwise. Called by runtime.py before the
-first sandbox of a process.
+(the node got a new podCIDR), and is an error otherwise. Docker's masquerade is off for it:
+minikube8s/net/podnet.py masquerades only traffic leaving the cluster network, so pods on
+other nodes see real pod IPs. Called by runtime.py before the first sandbox of a process.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 NETWORK = "minikube8s"
 BRIDGE = "mk8s0"
+MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
 
 
 async def ensure_network(docker: aiodocker.Docker, pod_cidr: str, *, node: str,
@@ -36,13 +38,16 @@ async def ensure_network(docker: aiodocker.Docker, pod_cidr: str, *, node: str,
         existing: Any = await docker.networks.get(name)
         info = await existing.show()
         configs = (info.get("IPAM") or {}).get("Config") or []
-        if any(c.get("Subnet") == subnet for c in configs):
+        masq = (info.get("Options") or {}).get(MASQUERADE, "true") != "false"
+        if any(c.get("Subnet") == subnet for c in configs) and (
+                not masq or info.get("Containers")):
             return str(info["Id"])
         if info.get("Containers"):
             raise RuntimeFailure(
                 f"docker network {name} has subnet {configs} but the node's podCIDR is "
                 f"{subnet}, and containers still use it")
-        log.info("docker network %s: subnet %s -> %s, re-creating it", name, configs, subnet)
+        log.info("docker network %s: subnet %s -> %s (masquerade %s), re-creating it", name,
+                 configs, subnet, masq)
         await existing.delete()
     except aiodocker.DockerError as e:
         if e.status != 404:
@@ -50,7 +55,7 @@ async def ensure_network(docker: aiodocker.Docker, pod_cidr: str, *, node: str,
     config = {"Name": name, "Driver": "bridge", "CheckDuplicate": True,
               "IPAM": {"Driver": "default",
                        "Config": [{"Subnet": subnet, "Gateway": gateway}]},
-              "Options": {"com.docker.network.bridge.name": BRIDGE},
+              "Options": {"com.docker.network.bridge.name": BRIDGE, MASQUERADE: "false"},
               "Labels": {"minikube8s.io/node": node}}
     try:
         created = await docker.networks.create(config)
