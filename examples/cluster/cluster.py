@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import sys
 import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,9 +50,9 @@ def existing_size() -> int:
 
 def answering(c: NetCluster) -> bool:
     try:
-        c.get("/readyz")
-        return True
-    except (OSError, urllib.error.URLError, ValueError):
+        with urllib.request.urlopen(f"{c.url}/readyz", timeout=2) as r:
+            return r.status == 200
+    except (OSError, urllib.error.URLError):
         return False
 
 
