@@ -345,9 +345,11 @@ class PodNetwork:
             self._warned.add(key)
             log.warning(msg, *args)
 
-    async def sync(self) -> None:
+    async def sync(self) -> bool:
         """One level-triggered pass; raises PodNetError if anything could not be applied
-        (the rest is still applied)."""
+        (the rest is still applied). False when Docker's DOCKER-USER chain is not there (yet:
+        a dockerd starting after us; or never: ``--iptables=false``), so the caller looks
+        again soon rather than at the next resync."""
         self.syncs += 1
         failures: list[str] = []
         if self.ip_forward is not None:
@@ -388,12 +390,14 @@ class PodNetwork:
         except PodNetError as e:
             failures.append(str(e))
 
+        forward = False
         try:
-            await self.firewall.ensure_forward(forward_rules(self.cluster_cidr))
+            forward = await self.firewall.ensure_forward(forward_rules(self.cluster_cidr))
         except PodNetError as e:
             failures.append(str(e))
         if failures:
             raise PodNetError("; ".join(failures))
+        return forward
 
     async def run(self) -> None:
         """Sync on every relevant node change and every ``resync`` seconds, for ever. A failed
@@ -405,10 +409,13 @@ class PodNetwork:
             self._kick.clear()
             delay = self.resync
             try:
-                await self.sync()
-                retry = 1.0
+                complete = await self.sync()
             except PodNetError as e:
                 self._warn_once(f"sync {e}", "podnet: %s (retrying)", e)
+                complete = False
+            if complete:
+                retry = 1.0
+            else:
                 delay = min(retry, self.resync)
                 retry = min(retry * 2, self.resync)
             with contextlib.suppress(TimeoutError):

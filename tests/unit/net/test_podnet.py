@@ -3,6 +3,8 @@ routes of our protocol, the nft script, and PodNetwork.sync over fake routes and
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +184,37 @@ def test_a_bad_cluster_cidr_is_refused_at_construction() -> None:
     with pytest.raises(ValueError):
         PodNetwork(node_name="n1", cluster_cidr="nonsense", nodes=FakeNodes([]),  # type: ignore[arg-type]
                    routes=FakeRoutes(), firewall=FakeFirewall(), ip_forward=None)
+
+
+async def until(pred: Callable[[], bool], *, within: float = 3.0) -> None:
+    for _ in range(int(within / 0.01)):
+        if pred():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not true within {within}s")
+
+
+async def test_run_syncs_on_a_kick_and_looks_again_soon_for_a_missing_docker_chain(
+        ip_forward: Path) -> None:
+    nodes, routes = FakeNodes(SEED), FakeRoutes()
+
+    class LateDocker(FakeFirewall):
+        calls = 0
+
+        async def ensure_forward(self, rules: list[list[str]]) -> bool:
+            self.calls += 1
+            return self.calls >= 2  # DOCKER-USER appears after the first look
+
+    fw = LateDocker()
+    net = PodNetwork(node_name="n1", cluster_cidr=CLUSTER, nodes=nodes,  # type: ignore[arg-type]
+                     routes=routes, firewall=fw, ip_forward=ip_forward, resync=60.0)
+    task = asyncio.create_task(net.run())
+    try:
+        await until(lambda: fw.calls >= 2)  # after 1 s, not at the 60 s resync
+        del nodes.items["n3"]
+        nodes.handlers[0]["on_delete"](SEED[2])
+        await until(lambda: "172.16.2.0/24" not in routes.ours, within=0.5)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert routes.ours == {"172.16.1.0/24": "192.168.0.11"}
