@@ -5,8 +5,9 @@
 Checked: distinct podCIDRs and Docker bridges on them; host-gw routes to the other nodes'
 podCIDRs (our protocol only); pods on one node reach pods on another and are seen with their
 own pod IP (busybox httpd CGI echoing REMOTE_ADDR), through Docker's FORWARD policy DROP;
-traffic leaving the cluster network is masqueraded by our nft table (the rule is checked, no
-packet is sent out: the namespaces have no way out); a removed node's routes go away on the
+traffic leaving the pod network is masqueraded by our nft table (a pod reaching another node's
+own address is seen with its node's address; the rule itself is checked, and no packet is sent
+out of the machine: the namespaces have no way out); a removed node's routes go away on the
 others and come back when it returns.
 """
 
@@ -15,6 +16,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import signal
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -123,6 +126,38 @@ def test_a_node_reaches_pods_on_other_nodes(net_cluster: NetCluster,
                                             pods: dict[str, str]) -> None:
     body = net_cluster.node(1).fetch(f"http://{pods['server']}:8080/cgi-bin/ip")
     assert body.strip().strip("[]").removeprefix("::ffff:") == "192.168.0.10"
+
+
+LISTENER = """
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 9100))
+s.listen()
+s.settimeout(30)
+print("listening", flush=True)
+conn, peer = s.accept()
+print(peer[0], flush=True)
+"""
+
+
+def test_pod_traffic_leaving_the_pod_network_is_masqueraded(net_cluster: NetCluster,
+                                                            pods: dict[str, str]) -> None:
+    # A real packet that leaves the pod network but not the machine: client2 (node 2) to a
+    # listener on node 1's own address. It arrives from node 2's address, not the pod's.
+    node1 = net_cluster.node(1)
+    listener = subprocess.Popen([*node1.nsenter(), sys.executable, "-c", LISTENER, node1.ip],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout is not None
+        assert listener.stdout.readline().strip() == "listening"
+        net_cluster.kubectl("exec", "client2", "--", "sh", "-c",
+                            f"echo hi | timeout 10 nc {node1.ip} 9100", check=False)
+        peer = listener.stdout.readline().strip()
+    finally:
+        listener.kill()
+        listener.wait()
+    assert peer == net_cluster.node(2).ip, f"seen as {peer}, pod IP {pods['client2']}"
 
 
 def test_leaving_the_cluster_is_masqueraded_and_only_by_us(net_cluster: NetCluster,
