@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 
 from .cli import register as register_cli
-from .config import DEFAULT_ADMISSION, NodeConfig, Role
+from .config import COMPONENTS, DEFAULT_ADMISSION, NodeConfig, Role
 
 app = typer.Typer(
     name="minikube8s",
@@ -62,6 +62,9 @@ def node(
         False, "--allow-privileged", help="Let privileged containers run on this node."),
     kubelet_port: int = typer.Option(
         10250, "--kubelet-port", help="The kubelet server's port (logs, exec); 0: any free."),
+    disable: str = typer.Option(
+        "", "--disable",
+        help="Comma-separated components not to run: scheduler, controllers, proxy."),
     log_level: str = typer.Option("INFO", "--log-level", envvar="MINIKUBE8S_LOG_LEVEL"),
 ) -> None:
     """Start a node with the given roles (default ``ai``: everything on one machine)."""
@@ -71,6 +74,12 @@ def node(
         level=log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    disabled = frozenset(c.strip() for c in disable.split(",") if c.strip())
+    unknown = sorted(disabled - set(COMPONENTS))
+    if unknown:
+        typer.echo(f"error: --disable: unknown component(s) {', '.join(unknown)}; "
+                   f"choose from {', '.join(COMPONENTS)}", err=True)
+        raise typer.Exit(2)
     cfg = NodeConfig(
         role=role, data_dir=data_dir, store=store, insecure_port=insecure_port,
         insecure_bind_address=insecure_bind_address, server=server, node_ip=node_ip,
@@ -78,7 +87,8 @@ def node(
         flannel_net=flannel_net, admission_control=admission_control,
         node_monitor_grace_period=node_monitor_grace_period,
         pod_eviction_timeout=pod_eviction_timeout, node_cpu=node_cpu,
-        node_memory=node_memory, max_pods=max_pods, allow_privileged=allow_privileged,
+        node_memory=node_memory, max_pods=max_pods, disable=disabled,
+        allow_privileged=allow_privileged,
         kubelet_port=kubelet_port,
     )
     if node_name:

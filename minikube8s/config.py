@@ -15,6 +15,10 @@ from pathlib import Path
 DEFAULT_ADMISSION = "NamespaceLifecycle,NamespaceAutoProvision,LimitRanger,ResourceQuota"
 
 
+COMPONENTS = ("scheduler", "controllers", "proxy")
+"""What ``--disable`` may switch off (k3s has --disable-scheduler and friends)."""
+
+
 class Role(StrEnum):
     A = "a"
     I = "i"  # noqa: E741 - the seed's role letters
@@ -53,6 +57,8 @@ class NodeConfig:
     """Node capacity overrides (quantities); empty means read from the machine."""
     node_memory: str = ""
     max_pods: int = 110
+    disable: frozenset[str] = frozenset()
+    """Components of COMPONENTS not to run (an API-only control plane for API tests, say)."""
     allow_privileged: bool = False
     """Whether securityContext.privileged containers may run on this node."""
     kubelet_port: int = 10250

@@ -83,8 +83,10 @@ async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None) 
     ctx = RoleContext(config=cfg, client=client, informers=informers, supervisor=sup,
                       clock=RealClock(), server_url=server_url)
     if cfg.role.control_plane:
-        await scheduler.start(ctx)
-        await controllers.start(ctx)
+        if "scheduler" not in cfg.disable:
+            await scheduler.start(ctx)
+        if "controllers" not in cfg.disable:
+            await controllers.start(ctx)
     if cfg.role.node:
         await kubelet.start(ctx)
         if cfg.runtime == "docker":  # hollow pods have no network to route

@@ -16,9 +16,9 @@ NS = "default"
 
 
 @pytest.fixture(scope="module")
-def core(apiserver: ApiServerProcess) -> Iterator[client.CoreV1Api]:
+def core(bare_apiserver: ApiServerProcess) -> Iterator[client.CoreV1Api]:
     cfg = client.Configuration()
-    cfg.host = apiserver.url
+    cfg.host = bare_apiserver.url
     with client.ApiClient(cfg) as api_client:
         yield client.CoreV1Api(api_client)
 
@@ -38,9 +38,9 @@ def rc_body(name: str, replicas: int = 1) -> dict[str, Any]:
                                   "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
 
 
-def test_version_and_list(core: client.CoreV1Api, apiserver: ApiServerProcess) -> None:
+def test_version_and_list(core: client.CoreV1Api, bare_apiserver: ApiServerProcess) -> None:
     cfg = client.Configuration()
-    cfg.host = apiserver.url
+    cfg.host = bare_apiserver.url
     with client.ApiClient(cfg) as c:
         info = client.VersionApi(c).get_code()
     assert info.major == "1"

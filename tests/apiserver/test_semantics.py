@@ -156,7 +156,7 @@ async def test_log_and_exec_need_a_kubelet(api: InProcessApi) -> None:
     await api.http.post(f"{PODS}/lg/binding", json={"target": {"kind": "Node", "name": "n9"}})
     r = await api.http.get(f"{PODS}/lg/log")
     assert r.status == 503
-    assert (await r.json())["message"] == "no kubelet is connected for node n9"
+    assert (await r.json())["message"] == "node n9 of pod lg is not registered; no kubelet to ask"
     r = await api.http.post(f"{PODS}/lg/exec", params={"command": "ls"})
     assert r.status == 503
 

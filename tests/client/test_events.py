@@ -21,8 +21,8 @@ EVENTS = resource("events")
 
 
 @pytest.fixture
-async def client(apiserver: ApiServerProcess) -> AsyncIterator[Client]:
-    async with Client(apiserver.url) as c:
+async def client(bare_apiserver: ApiServerProcess) -> AsyncIterator[Client]:
+    async with Client(bare_apiserver.url) as c:
         yield c
 
 

@@ -38,8 +38,8 @@ def rc(name: str, replicas: int = 1) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def client(apiserver: ApiServerProcess) -> AsyncIterator[Client]:
-    async with Client(apiserver.url) as c:
+async def client(bare_apiserver: ApiServerProcess) -> AsyncIterator[Client]:
+    async with Client(bare_apiserver.url) as c:
         yield c
 
 
