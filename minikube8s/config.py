@@ -63,6 +63,20 @@ class NodeConfig:
     """Whether securityContext.privileged containers may run on this node."""
     kubelet_port: int = 10250
     """The kubelet server (logs, exec); bound to node_ip, or every address when that is empty."""
+    leader_elect: bool | None = None
+    """Scheduler and controllers only while holding their Lease (roles/leader.py); None: on
+    when the store is etcd:// (the only store several API servers can share)."""
+    leader_elect_lease_duration: float = 15.0
+    leader_elect_renew_deadline: float = 10.0
+    leader_elect_retry_period: float = 2.0
+    leader_elect_identity: str = ""
+    """Empty: hostname_uuid, new for each process."""
+
+    @property
+    def leader_election(self) -> bool:
+        if self.leader_elect is not None:
+            return self.leader_elect
+        return self.store.startswith("etcd://")
 
     @property
     def store_url(self) -> str:

@@ -20,6 +20,7 @@ from ..tasks import Supervisor
 from . import controllers, kubelet, scheduler
 from .apiserver.server import ApiServer
 from .context import RoleContext
+from .leader import start_elected
 
 log = logging.getLogger("minikube8s")
 
@@ -82,7 +83,14 @@ async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None) 
     informers = InformerFactory(client)
     ctx = RoleContext(config=cfg, client=client, informers=informers, supervisor=sup,
                       clock=RealClock(), server_url=server_url)
-    if cfg.role.control_plane:
+    if cfg.role.control_plane and cfg.leader_election:
+        # One scheduler and one controller manager per cluster: each runs, with informers of
+        # its own, only while this process holds its Lease (roles/leader.py).
+        if "scheduler" not in cfg.disable:
+            start_elected(ctx, lease="kube-scheduler", start=scheduler.start)
+        if "controllers" not in cfg.disable:
+            start_elected(ctx, lease="kube-controller-manager", start=controllers.start)
+    elif cfg.role.control_plane:
         if "scheduler" not in cfg.disable:
             await scheduler.start(ctx)
         if "controllers" not in cfg.disable:
@@ -93,5 +101,9 @@ async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None) 
             from ..net import podnet
 
             await podnet.start(ctx)
+        if "proxy" not in cfg.disable:
+            from . import proxy
+
+            await proxy.start(ctx)
     await informers.start(sup)
     return client
