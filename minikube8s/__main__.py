@@ -15,6 +15,13 @@ import typer
 
 from .cli import register as register_cli
 from .config import COMPONENTS, DEFAULT_ADMISSION, NodeConfig, Role
+from .config_file import ENV_PREFIX, ConfigError
+
+PRECEDENCE = (
+    "Every setting is a flag, an environment variable MINIKUBE8S_<FLAG> (MINIKUBE8S_PORTAL_NET "
+    "for --portal-net) and a --config file entry; precedence: flag > environment > config file "
+    "> default."
+)
 
 app = typer.Typer(
     name="minikube8s",
@@ -25,47 +32,89 @@ app = typer.Typer(
 )
 
 
-@app.callback(invoke_without_command=True)
+def _env(flag: str) -> str:
+    return ENV_PREFIX + flag.upper().replace("-", "_")
+
+
+@app.callback(invoke_without_command=True, epilog=PRECEDENCE)
 def node(
     ctx: typer.Context,
-    role: Role = typer.Option(Role.AI, "--role", help="a: control plane, i: node, ai: both."),
+    config: Path | None = typer.Option(
+        None, "--config", envvar=_env("config"),
+        help="Settings file: the seed's config-default.sh (nodes, roles, PORTAL_NET, ...) or "
+             "YAML with flag names as keys. This node's role, address and master come from "
+             "nodes/roles."),
+    role: Role = typer.Option(Role.AI, "--role", envvar=_env("role"),
+                              help="a: control plane, i: node, ai: both."),
     data_dir: Path = typer.Option(
-        Path("/var/lib/minikube8s"), "--data-dir", envvar="MINIKUBE8S_DATA_DIR",
+        Path("/var/lib/minikube8s"), "--data-dir", envvar=_env("data_dir"),
         help="State: embedded store, certificates, kubeconfig, volumes."),
     store: str = typer.Option(
-        "", "--store", envvar="MINIKUBE8S_STORE",
+        "", "--store", envvar=_env("store"),
         help="sqlite:///path (default: inside --data-dir) | etcd://host:port[,host:port]."),
-    insecure_port: int = typer.Option(8080, "--insecure-port"),
-    insecure_bind_address: str = typer.Option("127.0.0.1", "--insecure-bind-address"),
+    insecure_port: int = typer.Option(8080, "--insecure-port", envvar=_env("insecure_port")),
+    insecure_bind_address: str = typer.Option(
+        "127.0.0.1", "--insecure-bind-address", envvar=_env("insecure_bind_address"),
+        help="Default 127.0.0.1; 0.0.0.0 when a --config cluster makes this node the master."),
     server: str = typer.Option(
-        "", "--server", "-s",
+        "", "--server", "-s", envvar=_env("server"),
         help="API server a role-i node talks to (and the CLI verbs' default: -s URL get pods)."),
-    node_name: str = typer.Option("", "--node-name"),
-    node_ip: str = typer.Option("", "--node-ip"),
-    runtime: str = typer.Option("docker", "--runtime", help="docker | hollow"),
+    node_name: str = typer.Option("", "--node-name", envvar=_env("node_name"),
+                                  help="Default: the host name (the node's IP with --config)."),
+    node_ip: str = typer.Option("", "--node-ip", envvar=_env("node_ip")),
+    runtime: str = typer.Option("docker", "--runtime", envvar=_env("runtime"),
+                                help="docker | hollow"),
     docker_host: str = typer.Option(
-        "unix:///var/run/docker.sock", "--docker-host", envvar="DOCKER_HOST"),
-    portal_net: str = typer.Option("192.168.3.0/24", "--portal-net"),
-    flannel_net: str = typer.Option("172.16.0.0/16", "--flannel-net"),
-    admission_control: str = typer.Option(DEFAULT_ADMISSION, "--admission-control"),
+        "unix:///var/run/docker.sock", "--docker-host",
+        envvar=[_env("docker_host"), "DOCKER_HOST"]),
+    portal_net: str = typer.Option("192.168.3.0/24", "--portal-net", envvar=_env("portal_net")),
+    flannel_net: str = typer.Option("172.16.0.0/16", "--flannel-net",
+                                    envvar=_env("flannel_net")),
+    admission_control: str = typer.Option(DEFAULT_ADMISSION, "--admission-control",
+                                          envvar=_env("admission_control")),
     node_monitor_grace_period: float = typer.Option(
-        40.0, "--node-monitor-grace-period",
+        40.0, "--node-monitor-grace-period", envvar=_env("node_monitor_grace_period"),
         help="Seconds without a heartbeat before a node goes Ready=Unknown."),
     pod_eviction_timeout: float = typer.Option(
-        300.0, "--pod-eviction-timeout",
+        300.0, "--pod-eviction-timeout", envvar=_env("pod_eviction_timeout"),
         help="Seconds a node may stay not-ready before its pods are evicted."),
-    node_cpu: str = typer.Option("", "--node-cpu", help="Node cpu capacity (default: machine)."),
+    node_cpu: str = typer.Option("", "--node-cpu", envvar=_env("node_cpu"),
+                                 help="Node cpu capacity (default: machine)."),
     node_memory: str = typer.Option(
-        "", "--node-memory", help="Node memory capacity, e.g. 4Gi (default: machine)."),
-    max_pods: int = typer.Option(110, "--max-pods"),
+        "", "--node-memory", envvar=_env("node_memory"),
+        help="Node memory capacity, e.g. 4Gi (default: machine)."),
+    max_pods: int = typer.Option(110, "--max-pods", envvar=_env("max_pods")),
     allow_privileged: bool = typer.Option(
-        False, "--allow-privileged", help="Let privileged containers run on this node."),
+        False, "--allow-privileged", envvar=_env("allow_privileged"),
+        help="Let privileged containers run on this node."),
     kubelet_port: int = typer.Option(
-        10250, "--kubelet-port", help="The kubelet server's port (logs, exec); 0: any free."),
+        10250, "--kubelet-port", envvar=_env("kubelet_port"),
+        help="The kubelet server's port (logs, exec); 0: any free."),
     disable: str = typer.Option(
-        "", "--disable",
+        "", "--disable", envvar=_env("disable"),
         help="Comma-separated components not to run: scheduler, controllers, proxy."),
-    log_level: str = typer.Option("INFO", "--log-level", envvar="MINIKUBE8S_LOG_LEVEL"),
+    drain_on_exit: bool = typer.Option(
+        False, "--drain-on-exit", envvar=_env("drain_on_exit"),
+        help="On SIGTERM/SIGINT remove this node's pod containers (default: leave them "
+             "running, as a kubelet does)."),
+    leader_elect: str = typer.Option(
+        "auto", "--leader-elect", envvar=_env("leader_elect"),
+        help="true | false | auto (true on an etcd:// store): scheduler and controllers run "
+             "only while this process holds their coordination Lease."),
+    leader_elect_lease_duration: float = typer.Option(
+        15.0, "--leader-elect-lease-duration", envvar=_env("leader_elect_lease_duration")),
+    leader_elect_renew_deadline: float = typer.Option(
+        10.0, "--leader-elect-renew-deadline", envvar=_env("leader_elect_renew_deadline")),
+    leader_elect_retry_period: float = typer.Option(
+        2.0, "--leader-elect-retry-period", envvar=_env("leader_elect_retry_period")),
+    proxy_mode: str = typer.Option(
+        "nftables", "--proxy-mode", envvar=_env("proxy_mode"),
+        help="nftables: portal IPs via nftables rules (needs root) | userspace: listeners "
+             "only. No proxy at all: --disable proxy."),
+    proxy_table: str = typer.Option(
+        "minikube8s", "--proxy-table", envvar=_env("proxy_table"),
+        help="The proxy's nftables table (one per network namespace)."),
+    log_level: str = typer.Option("INFO", "--log-level", envvar=_env("log_level")),
 ) -> None:
     """Start a node with the given roles (default ``ai``: everything on one machine)."""
     if ctx.invoked_subcommand is not None:
@@ -74,25 +123,46 @@ def node(
         level=log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    disabled = frozenset(c.strip() for c in disable.split(",") if c.strip())
+    if config is not None:
+        try:
+            _apply_config_file(ctx, config)
+        except ConfigError as e:
+            typer.echo(f"error: --config: {e}", err=True)
+            raise typer.Exit(2) from e
+    p = ctx.params
+    disabled = frozenset(c.strip() for c in p["disable"].split(",") if c.strip())
     unknown = sorted(disabled - set(COMPONENTS))
     if unknown:
         typer.echo(f"error: --disable: unknown component(s) {', '.join(unknown)}; "
                    f"choose from {', '.join(COMPONENTS)}", err=True)
         raise typer.Exit(2)
     cfg = NodeConfig(
-        role=role, data_dir=data_dir, store=store, insecure_port=insecure_port,
-        insecure_bind_address=insecure_bind_address, server=server, node_ip=node_ip,
-        runtime=runtime, docker_host=docker_host, portal_net=portal_net,
-        flannel_net=flannel_net, admission_control=admission_control,
-        node_monitor_grace_period=node_monitor_grace_period,
-        pod_eviction_timeout=pod_eviction_timeout, node_cpu=node_cpu,
-        node_memory=node_memory, max_pods=max_pods, disable=disabled,
-        allow_privileged=allow_privileged,
-        kubelet_port=kubelet_port,
+        role=Role(p["role"]), data_dir=Path(p["data_dir"]), store=p["store"],
+        insecure_port=p["insecure_port"], insecure_bind_address=p["insecure_bind_address"],
+        server=p["server"], node_ip=p["node_ip"], runtime=p["runtime"],
+        docker_host=p["docker_host"], portal_net=p["portal_net"],
+        flannel_net=p["flannel_net"], admission_control=p["admission_control"],
+        node_monitor_grace_period=p["node_monitor_grace_period"],
+        pod_eviction_timeout=p["pod_eviction_timeout"], node_cpu=p["node_cpu"],
+        node_memory=p["node_memory"], max_pods=p["max_pods"], disable=disabled,
+        allow_privileged=p["allow_privileged"], kubelet_port=p["kubelet_port"],
+        drain_on_exit=p["drain_on_exit"], proxy_mode=p["proxy_mode"],
+        proxy_table=p["proxy_table"],
     )
-    if node_name:
-        cfg.node_name = node_name
+    elect = str(p["leader_elect"]).strip().lower()
+    durations = (p["leader_elect_lease_duration"], p["leader_elect_renew_deadline"],
+                 p["leader_elect_retry_period"])
+    if elect not in ("auto", "true", "false") or not (
+            durations[0] > durations[1] > durations[2] > 0):
+        typer.echo("error: --leader-elect is true, false or auto, and --leader-elect-lease-"
+                   "duration > --leader-elect-renew-deadline > --leader-elect-retry-period > 0",
+                   err=True)
+        raise typer.Exit(2)
+    cfg.leader_elect = None if elect == "auto" else elect == "true"
+    (cfg.leader_elect_lease_duration, cfg.leader_elect_renew_deadline,
+     cfg.leader_elect_retry_period) = durations
+    if p["node_name"]:
+        cfg.node_name = p["node_name"]
     from .roles import run_node
     from .store import StoreError
 
@@ -103,6 +173,59 @@ def node(
         logging.getLogger("minikube8s").error("cannot open the store: %s", e)
         code = 2
     raise typer.Exit(code)
+
+
+def _apply_config_file(ctx: typer.Context, path: Path) -> None:
+    """Fill ``ctx.params`` from the file where neither a flag nor an environment variable
+    spoke (precedence: flag > env > file > default), then place this node in ``nodes``."""
+    from .config_file import CLUSTER_KEYS, host_addresses, load, place
+
+    values = load(path)
+    params = {p.name: p for p in ctx.command.params if p.name}
+    log = logging.getLogger("minikube8s")
+
+    def from_default(name: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source is None or source.name in ("DEFAULT", "DEFAULT_MAP")
+
+    for name, value in values.items():
+        if name in CLUSTER_KEYS:
+            continue
+        if name not in params or name == "config":
+            raise ConfigError(f"{path}: unknown setting {name!r}")
+        if not from_default(name):
+            continue
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        try:
+            ctx.params[name] = params[name].process_value(ctx, value)
+        except Exception as e:  # the parser's own BadParameter, as one line
+            raise ConfigError(f"{path}: {name}: {e}") from e
+    if values.get("docker_opts"):
+        log.info("config: DOCKER_OPTS is dockerd's; minikube8s does not start dockerd")
+    if "nodes" not in values and "roles" not in values:
+        return
+    nodes, roles = list(values.get("nodes") or []), list(values.get("roles") or [])
+    my_ips = [ctx.params["node_ip"]] if ctx.params["node_ip"] else host_addresses()
+    here = place(nodes, roles, my_ips)
+    minions = sum("i" in r for r in roles)
+    if "num_minions" in values and str(values["num_minions"]) != str(minions):
+        log.warning("config: NUM_MINIONS=%s but roles name %d minions", values["num_minions"],
+                    minions)
+    if from_default("role"):
+        ctx.params["role"] = Role(here.role)
+    if not ctx.params["node_ip"]:
+        ctx.params["node_ip"] = here.ip
+    if not ctx.params["node_name"]:
+        ctx.params["node_name"] = here.ip  # the seed's nodes are named by address
+    role = Role(ctx.params["role"])
+    if role.control_plane and from_default("insecure_bind_address"):
+        # The other nodes reach the master by its address; loopback must keep working too.
+        ctx.params["insecure_bind_address"] = "0.0.0.0"
+    if not role.control_plane and not ctx.params["server"]:
+        ctx.params["server"] = f"http://{here.master_ip}:{ctx.params['insecure_port']}"
+    log.info("config %s: this node is %s (role %s), master %s", path, here.ip,
+             role.value, here.master_ip)
 
 
 @app.command("hollow-nodes")

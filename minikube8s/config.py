@@ -71,6 +71,12 @@ class NodeConfig:
     leader_elect_retry_period: float = 2.0
     leader_elect_identity: str = ""
     """Empty: hostname_uuid, new for each process."""
+    drain_on_exit: bool = False
+    """On SIGTERM/SIGINT, remove this node's pod containers instead of leaving them running."""
+    proxy_mode: str = "nftables"
+    """nftables (listeners + portal rules) | userspace (listeners only); roles/proxy.py."""
+    proxy_table: str = "minikube8s"
+    """The proxy's own nftables table (ip family); one per network namespace."""
 
     @property
     def leader_election(self) -> bool:
