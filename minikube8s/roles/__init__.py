@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+from dataclasses import dataclass, field
 
 from ..client import Client, InformerFactory, RealClock
 from ..config import NodeConfig
@@ -24,6 +26,21 @@ from .leader import start_elected
 
 log = logging.getLogger("minikube8s")
 
+TEST_CRASH_ENV = "MINIKUBE8S_TEST_CRASH_AFTER"
+"""Hidden test hook: seconds after start-up at which a supervised task raises, so tests can
+check that a crashed task takes the process down with exit code 1."""
+
+
+@dataclass(slots=True)
+class Readiness:
+    """The start-up milestones, handed from one stage to the next (k3s hands APIServerReady to
+    each role the same way): store -> API server -> scheduler and controllers; on a node,
+    runtime -> registered -> proxy."""
+
+    store: asyncio.Event = field(default_factory=asyncio.Event)
+    api: asyncio.Event = field(default_factory=asyncio.Event)
+    node_registered: asyncio.Event = field(default_factory=asyncio.Event)
+
 
 async def run_node(cfg: NodeConfig) -> int:
     loop = asyncio.get_running_loop()
@@ -32,20 +49,27 @@ async def run_node(cfg: NodeConfig) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     sup = Supervisor()
+    ready = Readiness()
     store: Backend | None = None
     api: ApiServer | None = None
     client: Client | None = None
+    node: kubelet.Kubelet | None = None
     try:
         if cfg.role.control_plane:
             cfg.data_dir.mkdir(parents=True, exist_ok=True)
             store = await open_store(cfg.store_url)
             rev = await store.current_revision()
             log.info("store up: %s (revision %d)", cfg.store_url, rev)
-            api_ready = asyncio.Event()
-            api = ApiServer(cfg, store, ready=api_ready, supervisor=sup)
-            await api.start()
-        client = await _start_roles(cfg, sup, api)
+            ready.store.set()
+            api = ApiServer(cfg, store, ready=ready.api, supervisor=sup)
+            await api.start()  # returns once ready.api is set (bound, bootstrapped)
+        client, node = await _start_roles(cfg, sup, api, ready)
         log.info("minikube8s up: role=%s node=%s", cfg.role.value, cfg.node_name)
+        if node is not None:
+            sup.start(_announce_registered(node, ready), name="node registration")
+        crash_after = os.environ.get(TEST_CRASH_ENV)
+        if crash_after:
+            sup.start(_crash(float(crash_after)), name="test crash hook")
 
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(sup.failed.wait())]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
@@ -54,6 +78,8 @@ async def run_node(cfg: NodeConfig) -> int:
         log.info("stopping")
     finally:
         await sup.stop()
+        if node is not None:
+            await _close_runtime(node, drain=cfg.drain_on_exit)
         if client is not None:
             await client.close()
         if api is not None:
@@ -69,9 +95,46 @@ async def run_node(cfg: NodeConfig) -> int:
     return 0
 
 
-async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None) -> Client:
+async def _announce_registered(node: kubelet.Kubelet, ready: Readiness) -> None:
+    await node.registered.wait()
+    ready.node_registered.set()
+    log.info("node %s registered (runtime %s ready)", node.name, node.runtime.version())
+
+
+async def _crash(after: float) -> None:
+    await asyncio.sleep(after)
+    raise RuntimeError(f"{TEST_CRASH_ENV}: crashing on purpose")
+
+
+async def _close_runtime(node: kubelet.Kubelet, *, drain: bool) -> None:
+    """Leave the pod containers running (a kubelet that exits does), or with --drain-on-exit
+    remove every pod this node's runtime holds, then let the runtime go."""
+    runtime = node.runtime
+    try:
+        if drain:
+            pods = await runtime.list_pods()
+            log.info("draining: removing the containers of %d pod(s)", len(pods))
+            results = await asyncio.gather(
+                *(runtime.kill_pod(p.uid, grace_period=10.0) for p in pods),
+                return_exceptions=True)
+            for p, r in zip(pods, results, strict=True):
+                if isinstance(r, BaseException):
+                    log.error("draining: pod %s/%s: %r", p.namespace, p.name, r)
+    except Exception as e:  # the node is stopping: report, do not mask the exit code
+        log.error("draining failed: %r", e)
+    finally:
+        try:
+            await runtime.close()
+        except Exception as e:  # as above
+            log.warning("closing the runtime: %r", e)
+
+
+async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None,
+                       ready: Readiness) -> tuple[Client, kubelet.Kubelet | None]:
     """Start the client-side roles over one client and one informer factory (k3s does the same:
-    the control plane's controllers talk to their own API server over loopback)."""
+    the control plane's controllers talk to their own API server over loopback). On a control
+    plane this runs after ``ready.api``; the kubelet waits for the API itself (a role-i node's
+    API may come later) and sets ``registered`` after its runtime started."""
     if api is not None:
         # Loopback, even when the API listens on every address.
         server_url = f"http://127.0.0.1:{api.port}"
@@ -96,7 +159,7 @@ async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None) 
         if "controllers" not in cfg.disable:
             await controllers.start(ctx)
     if cfg.role.node:
-        await kubelet.start(ctx)
+        node = await kubelet.start(ctx)
         if cfg.runtime == "docker":  # hollow pods have no network to route
             from ..net import podnet
 
@@ -106,4 +169,4 @@ async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None) 
 
             await proxy.start(ctx)
     await informers.start(sup)
-    return client
+    return client, node

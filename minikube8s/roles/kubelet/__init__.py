@@ -45,8 +45,9 @@ def make_runtime(cfg: NodeConfig, *, clock: Clock,
     raise UnknownRuntime(f"unknown runtime {cfg.runtime!r}; use one of {', '.join(RUNTIMES)}")
 
 
-async def start(ctx: RoleContext) -> None:
-    """Start this node's kubelet. An unusable ``--runtime`` stops start-up with exit code 2."""
+async def start(ctx: RoleContext) -> Kubelet:
+    """Start this node's kubelet and return it (``run_node`` waits on ``registered`` and
+    drains through ``runtime``). An unusable ``--runtime`` stops start-up with exit code 2."""
     try:
         runtime = make_runtime(ctx.config, clock=ctx.clock, supervisor=ctx.supervisor)
     except UnknownRuntime as e:
@@ -59,6 +60,7 @@ async def start(ctx: RoleContext) -> None:
         _install_prober(kubelet)
     await _start_server(ctx, kubelet, runtime)
     kubelet.start()
+    return kubelet
 
 
 async def _start_server(ctx: RoleContext, kubelet: Kubelet, runtime: Runtime) -> None:
