@@ -82,7 +82,8 @@ async def test_role_i_waits_for_the_api_then_registers(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "node.log"
-    proc = spawn("--role", "i", "--runtime", "hollow", "--server", url, "--node-name", "ni",
+    proc = spawn("--role", "i", "--runtime", "hollow", "--disable", "proxy", "--server", url,
+                 "--node-name", "ni",
                  "--data-dir", str(tmp_path / "node"), log=log)
     api = ApiServerProcess(tmp_path / "api", port=port)
     try:

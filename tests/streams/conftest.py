@@ -34,7 +34,8 @@ class HollowNode(ApiServerProcess):
 def hollow_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HollowNode]:
     kport = free_port()
     node = HollowNode(tmp_path_factory.mktemp("streams") / "data", "--role", "ai",
-                      "--runtime", "hollow", "--node-name", NODE, "--node-ip", "127.0.0.1",
+                      "--runtime", "hollow", "--disable", "proxy", "--node-name", NODE,
+                      "--node-ip", "127.0.0.1",
                       "--kubelet-port", str(kport))
     node.kubelet_port = kport
     node.start()
