@@ -115,6 +115,6 @@ def test_config_file_and_env(tmp_path: Path) -> None:
                 timeout=10) as r:
             assert json.load(r)["spec"]["clusterIP"] == "10.8.0.1"
     finally:
-        out = finish(proc)
+        out += finish(proc)
     assert proc.returncode == 0, out
-    assert "config " in out and "this node is 127.0.0.1 (role ai)" in out
+    assert "this node is 127.0.0.1 (role ai), master 127.0.0.1" in out
