@@ -189,3 +189,65 @@ class Portals:
         except PortalError as e:
             log.warning("portals: could not remove table %s: %s", self.table, e)
         self.last = None
+
+
+ROUTE_PROTO = 138
+"""Routing protocol of our portal routes (podnet.py owns 137)."""
+
+
+class PortalRoutes:
+    """Routes that make portal and external IPs reachable from the node itself when it has no
+    route for them at all (no default route: an isolated LAN, the test namespaces).
+
+    Locally generated packets are routed before the nat output hook sees them, so without any
+    route ``connect(portalIP)`` fails with ENETUNREACH and KUBE-PORTALS-HOST never gets its
+    chance. kube-proxy relied on the node's default route; ``sync`` adds ``<dst> dev lo src
+    <node IP> proto 138`` only for destinations nothing else routes (a node with a default
+    route gets none), keeps ours while wanted, and ``cleanup`` removes them all. A packet to a
+    portal without a service then loops on lo and is dropped, as it would be dropped upstream.
+    """
+
+    def __init__(self, *, src: str = "", proto: int = ROUTE_PROTO) -> None:
+        self.src = src
+        self.proto = proto
+
+    def sync(self, dsts: Iterable[str]) -> set[str]:
+        """Make our routes cover those of ``dsts`` (CIDRs) nothing else routes; the result."""
+        from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        with IPRoute() as ipr:
+            ours = {f"{r.get_attr('RTA_DST')}/{r['dst_len']}"
+                    for r in ipr.get_routes(family=2, table=254) if r["proto"] == self.proto}
+            want: set[str] = set()
+            for d in dsts:
+                net = str(ipaddress.ip_network(d, strict=False))
+                if net in ours:
+                    want.add(net)
+                    continue
+                try:
+                    ipr.route("get", dst=str(ipaddress.ip_network(net).network_address))
+                except NetlinkError:
+                    want.add(net)  # unreachable: ours to route
+            lo = ipr.link_lookup(ifname="lo")[0]
+            for net in ours - want:
+                try:
+                    ipr.route("del", dst=net, table=254, proto=self.proto, oif=lo)
+                except NetlinkError as e:
+                    log.warning("portals: cannot remove route %s: %s", net, e)
+            for net in want - ours:
+                extra = {"prefsrc": self.src} if self.src else {}
+                try:
+                    ipr.route("add", dst=net, oif=lo, table=254, proto=self.proto, **extra)
+                    log.info("portals: %s had no route; routed via lo for the node's own "
+                             "traffic", net)
+                except NetlinkError as e:
+                    log.warning("portals: cannot add route %s: %s", net, e)
+                    want.discard(net)
+        return want
+
+    def cleanup(self) -> None:
+        try:
+            self.sync([])
+        except OSError as e:
+            log.warning("portals: cannot remove our routes: %s", e)

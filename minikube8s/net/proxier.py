@@ -21,13 +21,14 @@ the listeners and removes the table.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .loadbalancer import DEFAULT_AFFINITY_TIMEOUT, Endpoint, RoundRobin, ServicePortName
-from .portals import Portal, Portals
+from .portals import Portal, PortalRoutes, Portals
 from .splice import PipePool
 from .tcp import TcpListener
 from .udp import UDP_IDLE_TIMEOUT, UdpListener
@@ -107,8 +108,11 @@ class _Entry:
 class Proxier:
     def __init__(self, *, portals: Portals | None = None, bind_host: str = "0.0.0.0",
                  lb: RoundRobin | None = None, udp_idle_timeout: float = UDP_IDLE_TIMEOUT,
-                 pool: PipePool | None = None) -> None:
+                 pool: PipePool | None = None, routes: PortalRoutes | None = None,
+                 portal_net: str = "") -> None:
         self.portals = portals
+        self.routes = routes
+        self.portal_net = portal_net
         self.bind_host = bind_host
         self.lb = lb or RoundRobin()
         self.udp_idle_timeout = udp_idle_timeout
@@ -130,7 +134,18 @@ class Proxier:
                 portals = self.portals_for()
                 # libnftables blocks; a big table must not stall the relays on the loop.
                 await asyncio.to_thread(self.portals.apply, portals)
+                if self.routes is not None:
+                    await asyncio.to_thread(self.routes.sync, self._route_dsts(portals))
             self.syncs += 1
+
+    def _route_dsts(self, portals: list[Portal]) -> list[str]:
+        """The portal net and every portal IP outside it (external IPs), for PortalRoutes."""
+        dsts = [self.portal_net] if self.portal_net else []
+        net = ipaddress.ip_network(self.portal_net, strict=False) if self.portal_net else None
+        for p in portals:
+            if net is None or ipaddress.ip_address(p.ip) not in net:
+                dsts.append(f"{p.ip}/32")
+        return list(dict.fromkeys(dsts))
 
     def _sync_listeners(self, services: Mapping[ServicePortName, ServicePortSpec],
                         endpoints: Mapping[ServicePortName, Iterable[Endpoint]]) -> None:
@@ -186,6 +201,8 @@ class Proxier:
             self.pool.close()
             if self.portals is not None:
                 await asyncio.to_thread(self.portals.cleanup)
+            if self.routes is not None:
+                await asyncio.to_thread(self.routes.cleanup)
 
 
 def _ipv4(ip: str) -> bool:

@@ -147,7 +147,9 @@ class _Pump:
                 self._loop.remove_reader(src)
                 self._loop.add_writer(self.dst.fileno(), self._writable)
                 return
-            if state is _ABORTED:
+            if state is _ABORTED or n < self.cap:
+                # A short read most likely emptied the socket; epoll is level-triggered, so
+                # returning costs nothing if it did not, and saves an EAGAIN splice if it did.
                 return
 
     def _drain(self) -> object:
@@ -186,7 +188,7 @@ class _Pump:
 
 
 class Relay:
-    """Both directions between a client and a backend socket (both connected, any mode)."""
+    """Both directions between a client and a backend socket (both connected, non-blocking)."""
 
     __slots__ = ("_on_close", "a", "b", "backend", "client", "closed", "loop", "pool")
 
@@ -199,8 +201,6 @@ class Relay:
         self.pool = pool
         self.closed = False
         self._on_close = on_close
-        client.setblocking(False)
-        backend.setblocking(False)
         self.a = _Pump(self, client, backend, pool.get())
         self.b = _Pump(self, backend, client, pool.get())
 

@@ -48,6 +48,8 @@ class TcpListener:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # Accepted sockets inherit TCP_NODELAY: one setsockopt here, none per connection.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.bind((host, port))
             sock.listen(backlog)
             sock.setblocking(False)
@@ -75,7 +77,6 @@ class TcpListener:
                 return
             self.accepted += 1
             conn.setblocking(False)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             _Dial(self, conn, addr[0]).next()
 
     def _relay(self, client: socket.socket, backend: socket.socket) -> None:

@@ -31,7 +31,13 @@ import asyncio
 import logging
 
 from ..client import Informer, resource
-from ..net.portals import PortalError, Portals, PortalsUnavailable, check_table_name
+from ..net.portals import (
+    PortalError,
+    PortalRoutes,
+    Portals,
+    PortalsUnavailable,
+    check_table_name,
+)
 from ..net.proxier import Proxier, endpoints_by_port, service_ports
 from .context import RoleContext
 
@@ -117,7 +123,8 @@ def build(ctx: RoleContext) -> Proxy:
                 f"nftables is not usable here ({e}); run as root with libnftables1 "
                 f"installed, or pass --proxy-mode userspace (no portal IPs) or "
                 f"--disable proxy") from e
-    proxier = Proxier(portals=portals)
+    proxier = Proxier(portals=portals, portal_net=cfg.portal_net,
+                      routes=PortalRoutes(src=cfg.node_ip) if portals is not None else None)
     return Proxy(services=ctx.informers.informer(SERVICES),
                  endpoints=ctx.informers.informer(ENDPOINTS), proxier=proxier)
 

@@ -230,3 +230,25 @@ def test_a_restarted_proxy_leaves_no_stale_rule_and_a_clean_stop_removes_the_tab
         if second.proc.poll() is None:
             second.kill()
     assert pair.nft_table("nat") == before
+
+
+def test_a_node_without_a_default_route_gets_routes_for_its_portals(
+        pair: Pair, backends: dict[str, list[int]]) -> None:
+    pair.run(pair.node, ["ip", "route", "del", "default"])
+    assert pair.curl(pair.node, f"http://{PORTAL}/", timeout=1).returncode != 0  # unreachable
+    drv = Driver(pair, "--host-ip", NODE_IP, "--portal-net", "192.168.3.0/24")
+    try:
+        drv.sync(*nginx(backends["tcp"][:1]))
+        routes = pair.run(pair.node, ["ip", "-4", "route", "show", "proto", "138"]).stdout
+        assert "192.168.3.0/24 dev lo" in routes and f"{EXTERNAL} dev lo" in routes
+        for ip in (PORTAL, EXTERNAL):
+            assert body(pair.curl(pair.node, f"http://{ip}/")) == f"backend-0 {NODE_IP}"
+        # The external IP leaves with its service; the portal net's route stays.
+        drv.sync([], [])
+        routes = pair.run(pair.node, ["ip", "-4", "route", "show", "proto", "138"]).stdout
+        assert EXTERNAL not in routes and "192.168.3.0/24" in routes
+        drv.quit()
+        assert pair.run(pair.node, ["ip", "-4", "route", "show", "proto", "138"]).stdout == ""
+    finally:
+        if drv.proc.poll() is None:
+            drv.kill()
