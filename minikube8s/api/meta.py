@@ -150,14 +150,21 @@ def prepare_for_update(obj: Object, old: Object) -> None:
         else:
             md.pop(key, None)
     generation = int(old_md.get("generation") or 1)
+    # Equal specs stay equal once defaulted (defaulting is a function of the object), so the
+    # deep copies below are only for a spec that differs as sent: a status write (the
+    # kubelets' many PATCHes) or a no-op PUT compares two dicts and copies nothing.
+    if _spec_like(obj) != _spec_like(old) and _spec_changed(obj, old):
+        generation += 1
+    md["generation"] = generation
+
+
+def _spec_changed(obj: Object, old: Object) -> bool:
     # Compare defaulted specs: a PUT that leaves out defaulted fields changes nothing.
     # (defaulting is idempotent, so the stored object compares as it is)
     defaulted, old_defaulted = copy.deepcopy(obj), copy.deepcopy(old)
     defaults.apply_defaults(defaulted)
     defaults.apply_defaults(old_defaulted)
-    if _spec_like(defaulted) != _spec_like(old_defaulted):
-        generation += 1
-    md["generation"] = generation
+    return bool(_spec_like(defaulted) != _spec_like(old_defaulted))
 
 
 def deepcopy(obj: Object) -> Object:

@@ -14,6 +14,12 @@ the real kube-apiserver).
 - Each subscriber has a bounded queue. Publishing never waits: a subscriber whose queue is full
   is cut off with SlowConsumer (it must re-watch from the last revision it saw, or relist), so
   one stuck client never slows the others or grows memory without bound.
+- A subscription may name an index ``(field, value)`` (the API server's exact-match field
+  selectors, ``spec.nodeName=X``, as kube-apiserver's cacher indexes its watchers by
+  "trigger"): it is then offered only the events whose ``hub.indexer`` values (the field of
+  the new and of the previous object) include ``value``, so a pod event visits its node's
+  kubelet watch and not the other hundred. Without an indexer every subscription gets
+  everything; the subscriber still filters what it is offered.
 - If the hub's backend watch fails (Gone, Unavailable, anything), every subscriber gets that
   error after the events it already has; the failure is logged and kept in ``hub.error``, and
   the next subscription starts a fresh backend watch.
@@ -25,7 +31,7 @@ import asyncio
 import collections
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from .base import Backend, Event, StoreError, Unavailable
 
@@ -45,6 +51,10 @@ class SlowConsumer(StoreError):
 
 _ENDED = object()
 
+Indexer = Callable[[Event, str], Iterable[str]]
+"""The values of an index field for one event: of the new object and of the previous one
+(an object moving off a value must still reach that value's subscribers)."""
+
 
 @contextlib.asynccontextmanager
 async def _closing(it: AsyncIterator[Event]) -> AsyncIterator[AsyncIterator[Event]]:
@@ -60,8 +70,10 @@ async def _closing(it: AsyncIterator[Event]) -> AsyncIterator[AsyncIterator[Even
 class Subscription:
     """An async iterator of Events after ``from_revision``; made by ``WatchHub.subscribe``."""
 
-    def __init__(self, hub: WatchHub, from_revision: int, queue_size: int) -> None:
+    def __init__(self, hub: WatchHub, from_revision: int, queue_size: int,
+                 index: tuple[str, str] | None = None) -> None:
         self._hub = hub
+        self.index = index
         self.from_revision = from_revision
         self.last_revision = from_revision
         self._queue_size = max(1, queue_size)
@@ -123,6 +135,16 @@ class Subscription:
         self._wake.set()
         return True
 
+    def caught_up(self) -> int | None:
+        """The hub's last published revision when this subscription has nothing left to
+        hand out (so, once its reader has dealt with what it took, it has seen every event
+        up to there that it was to be offered), else None. What lets an indexed subscriber's
+        bookmarks move on while the events of other index values go by."""
+        if (self._end is not None or self._backlog or self._queue
+                or self not in self._hub._subscribers):
+            return None
+        return max(self._hub.revision, self.last_revision)
+
     def _finish(self, end: BaseException | object) -> None:
         if self._end is None:
             self._end = end
@@ -130,7 +152,7 @@ class Subscription:
 
     async def aclose(self) -> None:
         """Stop receiving; safe to call at any time, more than once."""
-        self._hub._subscribers.discard(self)
+        self._hub._detach(self)
         self._finish(_ENDED)
         if self._pump is not None:
             self._pump.cancel()
@@ -149,6 +171,12 @@ class WatchHub:
         self._buffer: collections.deque[Event] = collections.deque()
         self._base = 0  # the buffer holds every event after this revision
         self._subscribers: set[Subscription] = set()
+        # _subscribers split by how they are offered events: every event, or by index value.
+        self._unindexed: set[Subscription] = set()
+        self._indexed: dict[str, dict[str, set[Subscription]]] = {}
+        self.indexer: Indexer | None = None
+        self.revision = 0
+        """The revision of the last event published to the subscribers."""
         self._direct: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Future[None] | None = None
@@ -180,11 +208,42 @@ class WatchHub:
         await asyncio.shield(self._ready)
         return self._base
 
-    def subscribe(self, from_revision: int, *, queue_size: int = 1000) -> Subscription:
-        """Events after from_revision. The subscription attaches on its first iteration."""
+    def subscribe(self, from_revision: int, *, queue_size: int = 1000,
+                  index: tuple[str, str] | None = None) -> Subscription:
+        """Events after from_revision (only those whose index values include index's value,
+        when an index is given and the hub has an indexer). The subscription attaches on its
+        first iteration."""
         if self._closed:
             raise Unavailable(f"{self.name} is closed")
-        return Subscription(self, from_revision, queue_size)
+        return Subscription(self, from_revision, queue_size, index)
+
+    def _register(self, sub: Subscription) -> None:
+        self._subscribers.add(sub)
+        if sub.index is not None and self.indexer is not None:
+            fld, value = sub.index
+            self._indexed.setdefault(fld, {}).setdefault(value, set()).add(sub)
+        else:
+            self._unindexed.add(sub)
+
+    def _detach(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+        self._unindexed.discard(sub)
+        if sub.index is not None:
+            fld, value = sub.index
+            by_value = self._indexed.get(fld, {})
+            subs = by_value.get(value)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del by_value[value]
+                    if not by_value:
+                        del self._indexed[fld]
+
+    def _take_all(self) -> set[Subscription]:
+        subscribers, self._subscribers = self._subscribers, set()
+        self._unindexed.clear()
+        self._indexed.clear()
+        return subscribers
 
     async def close(self) -> None:
         self._closed = True
@@ -195,9 +254,8 @@ class WatchHub:
             self._task = None
         for sub in list(self._direct):
             await sub.aclose()
-        for sub in list(self._subscribers):
+        for sub in self._take_all():
             sub._finish(_ENDED)
-        self._subscribers.clear()
 
     # -- the backend watch ------------------------------------------------------------------
 
@@ -221,21 +279,44 @@ class WatchHub:
             self._task = None  # the next subscription starts a new watch
             if not ready.done():
                 ready.set_exception(e)
-            subscribers, self._subscribers = self._subscribers, set()
-            for sub in subscribers:
+            for sub in self._take_all():
                 sub._finish(e)
 
     def _publish(self, ev: Event) -> None:
+        self.revision = ev.revision
         self._buffer.append(ev)
         if len(self._buffer) > self._buffer_size:
             self._base = self._buffer.popleft().revision
         cut: list[Subscription] = []
-        for sub in self._subscribers:
+        for sub in self._unindexed:
             if not sub._offer(ev):
                 cut.append(sub)
+        if self._indexed:
+            for sub in self._indexed_targets(ev):
+                if not sub._offer(ev):
+                    cut.append(sub)
         for sub in cut:
-            self._subscribers.discard(sub)
+            self._detach(sub)
             log.info("%s: cut off a slow subscriber at revision %d", self.name, sub.last_revision)
+
+    def _indexed_targets(self, ev: Event) -> list[Subscription]:
+        assert self.indexer is not None
+        out: list[Subscription] = []
+        for fld, by_value in self._indexed.items():
+            try:
+                values = set(self.indexer(ev, fld))
+            except Exception:
+                # Never lose an event over an index: offer it to all of them (they filter).
+                log.exception("%s: indexing revision %d by %s failed", self.name,
+                              ev.revision, fld)
+                for subs in by_value.values():
+                    out.extend(subs)
+                continue
+            for value in values:
+                hit = by_value.get(value)
+                if hit:
+                    out.extend(hit)
+        return out
 
     async def _attach(self, sub: Subscription) -> None:
         if self._closed:
@@ -255,7 +336,7 @@ class WatchHub:
                 backlog.append(ev)
             backlog.reverse()
             sub._backlog.extend(backlog)
-            self._subscribers.add(sub)
+            self._register(sub)
             return
         self._direct.add(sub)
         sub._pump = asyncio.create_task(

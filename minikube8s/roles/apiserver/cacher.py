@@ -315,6 +315,16 @@ class Cacher:
             if self._hints.get(key) is encoded:
                 del self._hints[key]
 
+    def current(self, key: str) -> Cached | None:
+        """The entry for key as the cache holds it now, possibly behind the store (callers
+        CAS against its revision); None when its kind is not cached (yet) or lacks it."""
+        for kind in self._kinds.values():
+            if key.startswith(kind.prefix):
+                if not kind.ready.done() or kind.ready.cancelled() or not kind.ready.result():
+                    return None
+                return kind.objects.get(key)
+        return None
+
     def peek(self, key: str, revision: int) -> Cached | None:
         """The entry for key if the cache holds exactly that revision of it (no waiting)."""
         for kind in self._kinds.values():

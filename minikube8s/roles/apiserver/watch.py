@@ -7,7 +7,10 @@ events into ADDED/MODIFIED/DELETED the way Kubernetes' cacher does (an object th
 matching a selector is DELETED for that watcher, one that starts matching is ADDED), sends
 BOOKMARKs when asked, honours timeoutSeconds, and reports a compacted resourceVersion as an
 in-stream ERROR event carrying a 410 Expired Status. A watcher that falls too far behind is
-cut off by the hub; the others never wait for it.
+cut off by the hub; the others never wait for it. A watcher whose field selector requires an
+exact spec.nodeName or metadata.name subscribes by that index value (``INDEX_FIELDS``), so the
+hub offers it only the events whose old or new object has that value: each kubelet's watch of
+its own pods costs nothing when another node's pod changes.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ log = logging.getLogger(__name__)
 
 _ENCODED_CACHE = 512
 
+INDEX_FIELDS = ("spec.nodeName", "metadata.name")
+"""Exact-match field selectors the hubs index watchers by, most selective use first
+(kube-apiserver's cacher indexes pods by spec.nodeName the same way)."""
+
 
 class WatchHubs:
     """The per-kind fan-out hubs of one API server, plus a small cache of encoded events so
@@ -61,14 +68,29 @@ class WatchHubs:
             if self._closed:
                 raise errors.ServiceUnavailable("the API server is shutting down")
             hub = WatchHub(self.backend, prefix)
+            hub.indexer = self._indexer(res)
             hub.start()
             self._hubs[prefix] = hub
         return hub
 
-    def subscribe(self, res: Resource, from_revision: int) -> AsyncIterator[store.Event]:
+    def subscribe(self, res: Resource, from_revision: int, *,
+                  index: tuple[str, str] | None = None) -> AsyncIterator[store.Event]:
         it: AsyncIterator[store.Event] = self.hub(res).subscribe(
-            from_revision, queue_size=self.queue_size)
+            from_revision, queue_size=self.queue_size, index=index)
         return it
+
+    def _indexer(self, res: Resource) -> Any:
+        fields = selectors.field_labels(res.kind)
+
+        def values(ev: store.Event, fld: str) -> tuple[str, ...]:
+            get = fields[fld]
+            now = get(self.decoded(ev.kv))
+            if ev.prev is None:
+                return (now,)
+            before = get(self.decoded(ev.prev))
+            return (now,) if before == now else (now, before)
+
+        return values
 
     def decoded(self, kv: store.KeyValue) -> Object:
         """The object of a store value, decoded once for all watchers (treat as read-only)."""
@@ -133,6 +155,13 @@ class _Filter:
         self.fields = selectors.parse_field_selector(fs, kind=res.kind)
         self.prefix = res.store_prefix(target.namespace)
         self.filtering = not self.labels.empty or not self.fields.empty
+        self.index: tuple[str, str] | None = None
+        known = selectors.field_labels(res.kind)
+        for fld in INDEX_FIELDS:
+            value = self.fields.value_for(fld)
+            if value is not None and fld in known:
+                self.index = (fld, value)
+                break
 
     def matches(self, obj: Object) -> bool:
         labels = (obj.get("metadata") or {}).get("labels") or {}
@@ -261,14 +290,25 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
         await stream.send_entry("ADDED", entry)
 
     last = start
+    busy = False
 
     hubs = request.app[HUBS]
+    events: AsyncIterator[store.Event] | None = None
+
+    def bookmark_revision() -> int:
+        # An indexed watcher is not offered other nodes' events, so its own last event can
+        # be far behind: once it has sent all it was offered, the hub's revision is safe.
+        caught_up = getattr(events, "caught_up", None)
+        if flt.index is None or busy or caught_up is None:
+            return last
+        return max(last, caught_up() or 0)
 
     async def pump() -> None:
-        nonlocal last
-        events = request.app[HUBS].subscribe(target.resource, start)
+        nonlocal last, busy, events
+        events = hubs.subscribe(target.resource, start, index=flt.index)
         try:
             async for ev in events:
+                busy = True
                 last = ev.revision
                 out = _event_type(ev, flt, hubs)
                 if out is not None:
@@ -276,6 +316,7 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
                         await stream.send_event(out[0], ev)
                     else:
                         await stream.send(out[0], out[1])
+                busy = False
         finally:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
@@ -304,7 +345,7 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
             if transport is None or transport.is_closing():
                 break
             if bookmarks and now >= next_bookmark:
-                await stream.bookmark(last)
+                await stream.bookmark(bookmark_revision())
                 next_bookmark = now + settings.bookmark_interval
     except (ConnectionResetError, ConnectionError):
         log.debug("watch client went away")
