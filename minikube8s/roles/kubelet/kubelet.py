@@ -61,6 +61,8 @@ class KubeletOptions:
     """CrashLoopBackOff: 10 s doubling to 5 min, as Kubernetes."""
     backoff_cap: float = 300.0
     status_writers: int = 4
+    status_pending_delay: float = 0.5
+    """How long a still-Pending status waits to be replaced by the Running one (status.py)."""
     events: bool = True
     normal_events: bool = True
     """Started/Killing events; hollow-nodes turns them off to keep 3,000 pods cheap."""
@@ -95,7 +97,8 @@ class Kubelet:
                                        workers=options.event_workers)
                          if options.events else None)
         self.status = StatusManager(client, supervisor=supervisor,
-                                    writers=options.status_writers, name=f"kubelet {self.name}")
+                                    writers=options.status_writers, name=f"kubelet {self.name}",
+                                    pending_delay=options.status_pending_delay, clock=clock)
         self.pod_cidr = ""
         self._cidr_checked = float("-inf")
         self.heartbeat = Heartbeat(

@@ -10,8 +10,11 @@ containerStatuses with state and lastState, podIP(s), hostIP(s), startTime and q
 ``StatusManager`` writes them: one pending status per pod (a newer one replaces an unwritten
 older one, so a burst of container changes costs one write), a few short-lived writer tasks
 only while something is pending (an idle kubelet has none), and nothing at all when the status
-equals what the API already shows. Writes are merge patches of the whole status with explicit
-nulls for fields that went away (lists are replaced whole by a merge patch).
+equals what the API already shows. A status that leaves the pod Pending (containers being
+created) waits ``pending_delay`` first: a container that starts within it makes that write
+the Running one, so a typical pod costs one status write instead of two. Writes are merge
+patches of the whole status with explicit nulls for fields that went away (lists are replaced
+whole by a merge patch).
 Neighbours: pod_workers.py calls both; the API's status subresource only changes status.
 """
 
@@ -27,6 +30,7 @@ from typing import Any
 
 from ...api import quantity
 from ...client import Client, ClientError, NotFound, resource
+from ...client.clock import Clock, RealClock, Timer
 from ...tasks import Supervisor
 from .runtime import ContainerInstance, ContainerState, PodRuntimeStatus
 
@@ -263,8 +267,13 @@ class StatusManager:
     """Coalescing pod status writer for one kubelet."""
 
     def __init__(self, client: Client, *, supervisor: Supervisor, writers: int = 4,
-                 name: str = "kubelet") -> None:
+                 name: str = "kubelet", pending_delay: float = 0.0,
+                 clock: Clock | None = None) -> None:
         self.client = client
+        self.pending_delay = pending_delay
+        self.clock: Clock = clock or RealClock()
+        self._delayed: dict[str, Timer] = {}
+        """uid -> the timer releasing its (Pending-phase) status for writing."""
         self.supervisor = supervisor
         self.writers = writers
         self.name = name
@@ -290,12 +299,45 @@ class StatusManager:
                 return
         self._pending[uid] = _Pending(str(md.get("namespace") or ""), str(md.get("name")),
                                       current, status)
-        if self._active < self.writers:
+        if status.get("phase") == "Pending" and self.pending_delay > 0:
+            if uid not in self._delayed:
+                self._idle.clear()
+                self._delayed[uid] = self.clock.call_later(
+                    self.pending_delay, lambda: self._release(uid))
+            return
+        self._undelay(uid)
+        self._kick()
+
+    def _undelay(self, uid: str) -> None:
+        timer = self._delayed.pop(uid, None)
+        if timer is not None:
+            timer.cancel()
+            if self._active == 0 and not self._delayed:
+                self._idle.set()
+
+    def _release(self, uid: str) -> None:
+        self._delayed.pop(uid, None)
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._active < self.writers and self._ready():
             self._active += 1
             self._idle.clear()
             self.supervisor.start(self._drain(), name=f"{self.name} status writer")
+        elif self._active == 0 and not self._delayed:
+            self._idle.set()
+
+    def _ready(self) -> bool:
+        return any(uid not in self._delayed for uid in self._pending)
+
+    def _next_ready(self) -> str | None:
+        for uid in self._pending:
+            if uid not in self._delayed:
+                return uid
+        return None
 
     def forget(self, uid: str) -> None:
+        self._undelay(uid)
         self._pending.pop(uid, None)
         self._written.pop(uid, None)
 
@@ -303,6 +345,7 @@ class StatusManager:
         """Write at once (before the final delete of a terminated pod); errors are logged."""
         md = pod.get("metadata") or {}
         uid = str(md.get("uid") or "")
+        self._undelay(uid)
         self._pending.pop(uid, None)
         if status == (pod.get("status") or {}):
             return
@@ -314,8 +357,7 @@ class StatusManager:
 
     async def _drain(self) -> None:
         try:
-            while self._pending:
-                uid = next(iter(self._pending))
+            while (uid := self._next_ready()) is not None:
                 item = self._pending.pop(uid)
                 try:
                     await self._write(uid, item)
@@ -327,7 +369,7 @@ class StatusManager:
                                   item.namespace, item.name)
         finally:
             self._active -= 1
-            if self._active == 0:
+            if self._active == 0 and not self._delayed:
                 self._idle.set()
 
     async def _write(self, uid: str, item: _Pending) -> None:
