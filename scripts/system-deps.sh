@@ -6,7 +6,7 @@ set -euo pipefail
 profile=${1:-node}
 # docker.io: the pods' runtime; gcc, libc6-dev, openssl: scripts/build-images.sh (pause, TLS cert)
 node_pkgs=(nftables libnftables1 iproute2 docker.io gcc libc6-dev openssl)
-test_pkgs=(etcd-server socat wrk)  # wrk: bench/apiserver.py's load generator
+test_pkgs=(etcd-server socat wrk haproxy)  # wrk: bench load generator; haproxy: bench/proxy.py's yardstick
 pkgs=("${node_pkgs[@]}")
 [ "$profile" = test ] && pkgs+=("${test_pkgs[@]}")
 
