@@ -64,6 +64,7 @@ bench: sysdeps-test venv
 	$(BIN)/python bench/apiserver.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/docker_pods.py
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/proxy.py
 
 clean:
