@@ -146,6 +146,7 @@ async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None,
     informers = InformerFactory(client)
     ctx = RoleContext(config=cfg, client=client, informers=informers, supervisor=sup,
                       clock=RealClock(), server_url=server_url)
+    node: kubelet.Kubelet | None = None
     if cfg.role.control_plane and cfg.leader_election:
         # One scheduler and one controller manager per cluster: each runs, with informers of
         # its own, only while this process holds its Lease (roles/leader.py).
