@@ -25,6 +25,9 @@ needs the one before it):
 6. node 3's minikube8s SIGKILLed: node 3 goes NotReady and its pods come back on nodes 1 and
    2; restarted, it is Ready again.
 
+The whole runs twice: with node 1's embedded store, and with the control plane on a real etcd
+(``--store etcd://127.0.0.1:PORT``) started inside node 1's namespace.
+
 Network safety: portal IPs and 12.0.0.5 are only ever contacted from inside the node
 namespaces (``node.run`` is ``nsenter --net``); the host talks only to the API over the
 host link, which exists only on this machine.
@@ -33,6 +36,7 @@ host link, which exists only on this machine.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import subprocess
 import sys
@@ -44,6 +48,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.docker import missing_prerequisite, skip_or_fail
+from tests.fixtures.etcd import etcd_binary, free_port
 from tests.fixtures.netcluster import NetCluster, cluster_for_pid, sweep_stale_test_clusters
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
@@ -57,24 +62,105 @@ GRACE = 15.0
 EVICTION = 5.0
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[NetCluster]:
-    """The 3-node cluster with a node controller that notices a dead node within seconds."""
+class EtcdInNode:
+    """A real etcd inside node 1's namespace on its loopback, started just before node 1's
+    minikube8s (``--store etcd://127.0.0.1:PORT``): the control plane's store lives where
+    only the control plane reaches it, as on the seed's master."""
+
+    def __init__(self, c: NetCluster) -> None:
+        self.cluster = c
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"etcd://127.0.0.1:{self.client_port}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        node1 = self.cluster.node(1)
+        client = f"http://127.0.0.1:{self.client_port}"
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        data = self.cluster.base / "etcd"
+        data.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [*node1.nsenter(), etcd_binary(), "--name", "m", "--data-dir", str(data),
+             "--listen-client-urls", client, "--advertise-client-urls", client,
+             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+             "--initial-cluster", f"m={peer}", "--log-level", "error"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def healthy() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"etcd exited {self.proc.returncode}")
+            res = node1.run(["curl", "-sS", "--max-time", "1", f"{client}/health"],
+                            check=False, timeout=5)
+            return '"true"' in res.stdout
+
+        self.cluster.wait_for(healthy, timeout=timeout, interval=0.2, what="etcd in node 1")
+
+    def key_count(self) -> int:
+        """Keys in etcd (v3 gateway range over everything), read inside node 1."""
+        body = json.dumps({"key": "AA==", "range_end": "AA==", "count_only": True})
+        res = self.cluster.node(1).run(
+            ["curl", "-sS", "--max-time", "2", "-X", "POST", "-d", body,
+             f"http://127.0.0.1:{self.client_port}/v3/kv/range"], timeout=10)
+        return int(json.loads(res.stdout).get("count") or 0)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def with_etcd(c: NetCluster) -> EtcdInNode:
+    """Give node 1 an etcd store: started inside its namespace once the namespace exists,
+    right before node 1's minikube8s (NetCluster.up makes namespaces, then starts nodes)."""
+    etcd = EtcdInNode(c)
+    node1 = c.node(1)
+    node1.extra_args = [*node1.extra_args, "--store", etcd.url]
+    start_node = node1.start_node
+
+    def start_with_etcd(timeout: float = 60.0) -> None:
+        if etcd.proc is None:
+            etcd.start()
+        start_node(timeout)
+
+    node1.start_node = start_with_etcd  # type: ignore[method-assign]
+    return etcd
+
+
+@pytest.fixture(scope="module", params=["embedded", "etcd"])
+def cluster(request: pytest.FixtureRequest) -> Iterator[NetCluster]:
+    """The 3-node cluster with a node controller that notices a dead node within seconds;
+    the control plane's store embedded, or a real etcd inside node 1's namespace."""
     reason = missing_prerequisite()
     if reason:
         skip_or_fail(reason)
     sweep_stale_test_clusters()
     c = cluster_for_pid(os.getpid(), node_args={
         1: ["--node-monitor-grace-period", str(GRACE), "--pod-eviction-timeout", str(EVICTION)]})
+    etcd = with_etcd(c) if request.param == "etcd" else None
     try:
-        c.up()
-    except BaseException:
-        sys.stderr.write(c.failure_logs)
-        raise
-    try:
-        yield c
+        try:
+            c.up()
+        except BaseException:
+            sys.stderr.write(c.failure_logs)
+            raise
+        try:
+            if etcd is not None:  # the cluster really lives in etcd
+                assert etcd.key_count() > 0
+            yield c
+        finally:
+            c.down()
     finally:
-        c.down()
+        if etcd is not None:
+            etcd.stop()
 
 
 # -- helpers ------------------------------------------------------------------------------------
