@@ -94,7 +94,8 @@ def pair() -> Iterator[Pair]:
 
 
 def portal_listener(table: str, ip: str, port: int) -> int | None:
-    m = re.search(rf"{re.escape(ip)} \. {port}(?: comment \"[^\"]*\")? : (\d+)", table)
+    m = re.search(rf"{re.escape(ip)} \. {port}(?: comment \"[^\"]*\")? : (\d+)(?=[,\s}}])",
+                  table)
     return int(m.group(1)) if m else None
 
 
