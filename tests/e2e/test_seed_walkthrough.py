@@ -67,20 +67,21 @@ class EtcdInNode:
     minikube8s (``--store etcd://127.0.0.1:PORT``): the control plane's store lives where
     only the control plane reaches it, as on the seed's master."""
 
-    def __init__(self, c: NetCluster) -> None:
+    def __init__(self, c: NetCluster, host: str = "127.0.0.1") -> None:
         self.cluster = c
+        self.host = host  # node 1's cluster address when other nodes' control planes use it
         self.client_port = free_port()
         self.peer_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"etcd://127.0.0.1:{self.client_port}"
+        return f"etcd://{self.host}:{self.client_port}"
 
     def start(self, timeout: float = 20.0) -> None:
         node1 = self.cluster.node(1)
-        client = f"http://127.0.0.1:{self.client_port}"
-        peer = f"http://127.0.0.1:{self.peer_port}"
+        client = f"http://{self.host}:{self.client_port}"
+        peer = f"http://{self.host}:{self.peer_port}"
         data = self.cluster.base / "etcd"
         data.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
@@ -104,7 +105,7 @@ class EtcdInNode:
         body = json.dumps({"key": "AA==", "range_end": "AA==", "count_only": True})
         res = self.cluster.node(1).run(
             ["curl", "-sS", "--max-time", "2", "-X", "POST", "-d", body,
-             f"http://127.0.0.1:{self.client_port}/v3/kv/range"], timeout=10)
+             f"http://{self.host}:{self.client_port}/v3/kv/range"], timeout=10)
         return int(json.loads(res.stdout).get("count") or 0)
 
     def stop(self) -> None:
