@@ -5,9 +5,10 @@ do.
 
 The cluster is a real ``minikube8s --role a`` (API server, scheduler, controller manager) and
 ``minikube8s hollow-nodes --count 3`` named like the seed's machines (192.168.0.10-12), so
-the RC's 6 pods really run, 2 per node. The two ``curl`` steps are written as placeholders and
-skipped until the proxy answers on portal IPs (issue 7); they must run inside a node's network
-namespace, since test traffic may not leave loopback.
+the RC's 6 pods really run, 2 per node. Hollow pods serve nothing, so the seed's two ``curl``
+steps (the portal IP, then 12.0.0.5) are in tests/e2e/test_seed_walkthrough.py, which replays
+the same session through the bundled CLI on three network-namespace nodes with real Docker and
+curls from inside each node's namespace (test traffic may not leave this machine).
 
 Tests in this module run in file order and share the cluster's state, like the article's
 terminal session.
@@ -30,10 +31,6 @@ from tests.fixtures.apiserver import ApiServerProcess
 from .conftest import EXAMPLES, REPO, Minikube8s
 
 PORTAL_NET = ipaddress.ip_network("192.168.3.0/24")
-
-NEEDS_PROXY = pytest.mark.skip(reason="needs the proxy and portal rules (issue 7), reached "
-                               "from a node's network namespace")
-
 
 def eventually(check: Callable[[], Any], *, timeout: float = 60, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
@@ -170,13 +167,6 @@ def test_05_get_rc_services(mk: Minikube8s) -> None:
     assert len(ips) == 3 and all(ipaddress.ip_address(ip) in PORTAL_NET for ip in ips)
 
 
-@NEEDS_PROXY
-def test_06_curl_portal_ip(mk: Minikube8s, hollow_nodes: None) -> None:
-    """node% curl http://192.168.3.66: the nginx welcome page through the portal IP."""
-    raise AssertionError("write with the proxy (issue 7): curl the portal IP from a node "
-                         "namespace and expect the nginx welcome page")
-
-
 # ------------------------------------------------------------------ clean up, then configs
 
 
@@ -244,9 +234,3 @@ def test_11_create_service_from_seed_file(mk: Minikube8s) -> None:
     row = {r[0]: r for r in blocks["service"]}["service/nginx"]
     assert ipaddress.ip_address(row[2]) in PORTAL_NET
     assert row[3:5] == ["12.0.0.5", "80/TCP,443/TCP"]
-
-
-@NEEDS_PROXY
-def test_12_curl_portal_and_public_ip(mk: Minikube8s, hollow_nodes: None) -> None:
-    """node% curl http://192.168.3.214 and curl http://12.0.0.5"""
-    raise AssertionError("write with the proxy (issue 7): curl the portal IP and 12.0.0.5")
