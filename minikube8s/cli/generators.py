@@ -79,6 +79,18 @@ def _emit(session: Session, obj: Object, output: str) -> None:
     printers.print_objects([obj], output or "yaml", session.out, single=True)
 
 
+async def _create_or_emit(session: Session, resource: str, obj: Object, *, dry_run: bool,
+                          output: str, label: str) -> int:
+    """What the generators share: print the object (--dry-run) or create it and say so."""
+    if dry_run:
+        _emit(session, obj, output)
+        return 0
+    res = session.resource(resource)
+    await session.client.create(res, obj, namespace=session.ns(res))
+    session.print(f"{label}/{obj['metadata']['name']} created")
+    return 0
+
+
 def run_container(
     name: Annotated[str, typer.Argument(help="The name of the replication controller.")],
     image: ImageOpt = "",
@@ -98,13 +110,8 @@ def run_container(
                           labels=parse_labels(labels) if labels else None)
 
     async def run(session: Session) -> int:
-        if dry_run:
-            _emit(session, rc, output)
-            return 0
-        res = session.resource("rc")
-        await session.client.create(res, rc, namespace=session.ns(res))
-        session.print(f"replicationcontroller/{name} created")
-        return 0
+        return await _create_or_emit(session, "rc", rc, dry_run=dry_run, output=output,
+                                     label="replicationcontroller")
 
     execute(Common(server, namespace, kubeconfig), run)
 
@@ -143,13 +150,8 @@ def run_pod(
     }
 
     async def run(session: Session) -> int:
-        if dry_run:
-            _emit(session, pod, output)
-            return 0
-        res = session.resource("pods")
-        await session.client.create(res, pod, namespace=session.ns(res))
-        session.print(f"pod/{name} created")
-        return 0
+        return await _create_or_emit(session, "pods", pod, dry_run=dry_run, output=output,
+                                     label="pod")
 
     execute(Common(server, namespace, kubeconfig), run)
 
