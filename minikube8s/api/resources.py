@@ -116,6 +116,14 @@ def lookup(name: str) -> Resource | None:
     return _BY_NAME.get(name.lower())
 
 
+def require(name: str) -> Resource:
+    """``lookup`` for names the code itself spells: an unknown one is a programming error."""
+    res = lookup(name)
+    if res is None:
+        raise KeyError(f"unknown resource {name!r}")
+    return res
+
+
 def groups() -> dict[str, list[Resource]]:
     """Non-core groups and their resources, for /apis discovery."""
     out: dict[str, list[Resource]] = {}

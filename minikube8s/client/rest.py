@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from ..api.resources import Resource, lookup
+from ..api.resources import Resource, require
 from . import errors
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,7 @@ class Response:
 
 def resource(name: str) -> Resource:
     """The Resource row for ``pods``, ``rc``, ``nodes``... (KeyError if unknown)."""
-    res = lookup(name)
-    if res is None:
-        raise KeyError(f"unknown resource {name!r}")
-    return res
+    return require(name)
 
 
 def resource_path(res: Resource, *, namespace: str = "", name: str = "",

@@ -25,29 +25,23 @@ from typing import Any
 
 from ...api import errors
 from ...api.quantity import canonical, format_quantity, parse_quantity, quantity_format
-from ...api.resources import Resource, lookup
+from ...api.resources import require
+from .bootstrap import SYSTEM_NAMESPACES
 from .interfaces import AdmissionPlugin, Attributes, Object, Operation, RegistryView
 
 log = logging.getLogger(__name__)
 
-IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 LIMIT_RANGER_ANNOTATION = "kubernetes.io/limit-ranger"
 _QUOTA_ATTEMPTS = 100
 
 
-def _resource(name: str) -> Resource:
-    res = lookup(name)
-    if res is None:  # the resource table is static: this is a programming error
-        raise LookupError(name)
-    return res
 
-
-NAMESPACES = _resource("namespaces")
-PODS = _resource("pods")
-SERVICES = _resource("services")
-REPLICATION_CONTROLLERS = _resource("replicationcontrollers")
-LIMIT_RANGES = _resource("limitranges")
-RESOURCE_QUOTAS = _resource("resourcequotas")
+NAMESPACES = require("namespaces")
+PODS = require("pods")
+SERVICES = require("services")
+REPLICATION_CONTROLLERS = require("replicationcontrollers")
+LIMIT_RANGES = require("limitranges")
+RESOURCE_QUOTAS = require("resourcequotas")
 
 
 def forbidden(attrs: Attributes, message: str) -> errors.Forbidden:
@@ -103,7 +97,7 @@ class NamespaceLifecycle:
 
     async def admit(self, attrs: Attributes, registry: RegistryView) -> None:
         if attrs.operation is Operation.DELETE and attrs.resource.name == "namespaces":
-            if attrs.name in IMMORTAL_NAMESPACES:
+            if attrs.name in SYSTEM_NAMESPACES:
                 raise forbidden(attrs, "this namespace may not be deleted")
             return
         if attrs.operation is not Operation.CREATE or not _is_namespaced_write(attrs):

@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from ...api import errors
-from ...api.resources import Resource, lookup
+from ...api.resources import require
 from .interfaces import Object, RegistryView
 
 log = logging.getLogger(__name__)
@@ -30,16 +30,10 @@ SERVICE_PORT = 443
 _ATTEMPTS = 5
 
 
-def _resource(name: str) -> Resource:
-    res = lookup(name)
-    if res is None:  # the resource table is static: this is a programming error
-        raise LookupError(name)
-    return res
 
-
-_NAMESPACES = _resource("namespaces")
-_SERVICES = _resource("services")
-_ENDPOINTS = _resource("endpoints")
+_NAMESPACES = require("namespaces")
+_SERVICES = require("services")
+_ENDPOINTS = require("endpoints")
 
 
 def endpoint_ip(api_host: str) -> str:

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ...api import errors
-from ...api.resources import Resource, lookup
+from ...api.resources import require
 from ...store import base as store
 from .interfaces import Object, RegistryView
 
@@ -48,14 +48,8 @@ _IP_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 _NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 
 
-def _resource(name: str) -> Resource:
-    res = lookup(name)
-    if res is None:  # the resource table is static: this is a programming error
-        raise LookupError(name)
-    return res
 
-
-_SERVICES = _resource("services")
+_SERVICES = require("services")
 
 
 class AllocatorError(Exception):
