@@ -9,6 +9,7 @@ so kubectl shows ``spec.template.spec.containers[0].ports[1].containerPort: Inva
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from . import errors, names, quantity
@@ -189,14 +190,7 @@ def _container_ports(ports: Any, path: str) -> list[Cause]:
             continue
         name = port.get("name")
         if name:
-            if not isinstance(name, str):
-                out.append(errors.invalid(f"{pp}.name", name, "must be a string"))
-            else:
-                out.extend(errors.invalid(f"{pp}.name", name, m)
-                           for m in names.is_valid_port_name(name))
-                if name in seen:
-                    out.append(errors.duplicate(f"{pp}.name", name))
-                seen.add(name)
+            out.extend(unique_name(f"{pp}.name", name, names.is_valid_port_name, seen))
         cp = port.get("containerPort")
         if cp in (None, 0):
             out.append(errors.required(f"{pp}.containerPort", ""))
@@ -299,13 +293,8 @@ def _volumes(vols: Any, path: str) -> tuple[list[Cause], set[str]]:
         name = v.get("name")
         if not name:
             out.append(errors.required(f"{vp}.name", ""))
-        elif not isinstance(name, str):
-            out.append(errors.invalid(f"{vp}.name", name, "must be a string"))
         else:
-            out.extend(errors.invalid(f"{vp}.name", name, m) for m in names.is_dns1123_label(name))
-            if name in seen:
-                out.append(errors.duplicate(f"{vp}.name", name))
-            seen.add(name)
+            out.extend(unique_name(f"{vp}.name", name, names.is_dns1123_label, seen))
         sources = [s for s in VOLUME_SOURCES if v.get(s) is not None]
         if not sources:
             out.append(errors.required(vp, "must specify a volume type"))
@@ -325,6 +314,18 @@ def _volumes(vols: Any, path: str) -> tuple[list[Cause], set[str]]:
         if isinstance(pvc, dict) and not pvc.get("claimName"):
             out.append(errors.required(f"{vp}.persistentVolumeClaim.claimName", ""))
     return out, seen
+
+
+def unique_name(field: str, name: Any, check: Callable[[str], list[str]],
+                seen: set[str]) -> list[Cause]:
+    """A name that is present: a string, valid by ``check``, not seen before in its list."""
+    if not isinstance(name, str):
+        return [errors.invalid(field, name, "must be a string")]
+    out = [errors.invalid(field, name, m) for m in check(name)]
+    if name in seen:
+        out.append(errors.duplicate(field, name))
+    seen.add(name)
+    return out
 
 
 def validate_pod_spec(spec: Any, path: str) -> list[Cause]:

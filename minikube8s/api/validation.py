@@ -26,6 +26,7 @@ from .podspec import (
     nonnegative,
     port_num_or_name,
     resource_list,
+    unique_name,
     validate_labels,
     validate_pod_spec,
 )
@@ -315,14 +316,8 @@ def _service_ports(spec: dict[str, Any], stype: str) -> list[Cause]:
         if not name:
             if len(ports) > 1:
                 out.append(errors.required(f"{pp}.name", ""))
-        elif not isinstance(name, str):
-            out.append(errors.invalid(f"{pp}.name", name, "must be a string"))
         else:
-            out.extend(errors.invalid(f"{pp}.name", name, m)
-                       for m in names.is_dns1123_label(name))
-            if name in seen_names:
-                out.append(errors.duplicate(f"{pp}.name", name))
-            seen_names.add(name)
+            out.extend(unique_name(f"{pp}.name", name, names.is_dns1123_label, seen_names))
         port = p.get("port")
         out.extend(errors.invalid(f"{pp}.port", port, m) for m in names.is_valid_port_num(port))
         proto = p.get("protocol")
