@@ -135,9 +135,24 @@ def assert_same(mine: str, theirs: str) -> None:
     assert age_differs, f"layout differs\nminikube8s:\n{mine!r}\nkubectl:\n{theirs!r}"
 
 
+def _settled(out: str) -> list[str]:
+    """The listing with ages taken out, to tell whether the objects changed between reads."""
+    return re.sub(r"\b(\d+[smhdy])+\b", "", out).split()
+
+
 def compare(mk: Minikube8s, kubectl: Kubectl, *args: str) -> str:
-    mine = mk(*args)
-    theirs = kubectl(*args)
+    # The control plane keeps writing while we read (the scheduler retries the node-less
+    # pods and says so in events; the node controller marks the hand-made nodes Unknown), so
+    # two reads can see different objects. Compare reads taken while the listing stood still:
+    # kubectl's reads just before and just after ours agree. The comparison itself is exact.
+    for attempt in range(6):
+        before = kubectl(*args)
+        mine = mk(*args)
+        theirs = kubectl(*args)
+        if _settled(before.out) == _settled(theirs.out):
+            break
+        assert attempt < 5, f"the listing never stood still:\n{before}\n{theirs}"
+        time.sleep(1)
     assert mine.err == theirs.err, f"{mine}\n{theirs}"
     if "--no-headers" in args and mine.out != theirs.out:
         # no header to find the AGE column by: it is the last one here
