@@ -9,6 +9,7 @@ CLI use these; parse errors are ``errors.BadRequest`` (HTTP 400), as Kubernetes 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,18 @@ _SPECIAL = set("!=(),><")
 _TOKENS = {"!": "NOT", "!=": "NE", "(": "LPAREN", ")": "RPAREN", ",": "COMMA", "=": "EQ",
            "==": "DEQ", ">": "GT", "<": "LT", "in": "IN", "notin": "NOTIN"}
 _BINARY_OPS = ["in", "notin", "=", "==", "!=", "gt", "lt"]
+# Go's lexer treats only these as blanks; Python's isspace() also takes unicode spaces.
+_BLANKS = " \t\r\n"
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def _go_int(s: str) -> int | None:
+    """strconv.ParseInt(s, 10, 64), which both ``>``/``<`` parsing and matching use: Python's
+    int() would also take ``1_000``, unicode digits and numbers beyond int64."""
+    if not _GO_INT.fullmatch(s):
+        return None
+    n = int(s)
+    return n if -(2**63) <= n < 2**63 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +58,8 @@ class Requirement:
         if op in ("gt", "lt"):
             if self.key not in labels:
                 return False
-            try:
-                have, want = int(labels[self.key]), int(self.values[0])
-            except ValueError:
+            have, want = _go_int(labels[self.key]), _go_int(self.values[0])
+            if have is None or want is None:
                 return False
             return have > want if op == "gt" else have < want
         return False
@@ -89,7 +101,7 @@ def _lex(s: str) -> list[tuple[str, str]]:
     i, n = 0, len(s)
     while i < n:
         ch = s[i]
-        if ch.isspace():
+        if ch in _BLANKS:
             i += 1
             continue
         if ch in _SPECIAL:
@@ -111,7 +123,7 @@ def _lex(s: str) -> list[tuple[str, str]]:
             i += len(last)
             continue
         j = i
-        while j < n and not s[j].isspace() and s[j] not in _SPECIAL:
+        while j < n and s[j] not in _BLANKS and s[j] not in _SPECIAL:
             j += 1
         word = s[i:j]
         out.append((_TOKENS.get(word, "ID"), word))
@@ -194,11 +206,9 @@ class _LabelParser:
             if len(values) != 1:
                 raise ValueError("values: Invalid value: for 'Gt', 'Lt' operators, exactly one "
                                  "value is required")
-            try:
-                int(values[0])
-            except ValueError:
+            if _go_int(values[0]) is None:
                 raise ValueError(f"values[0]: Invalid value: \"{values[0]}\": for 'Gt', 'Lt' "
-                                 "operators, the value must be an integer") from None
+                                 "operators, the value must be an integer")
         else:
             for i, v in enumerate(values):
                 msgs = names.is_valid_label_value(v)
