@@ -24,12 +24,12 @@ _SUPPRESSED = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
 
 def fuzz(examples: int) -> settings:
     """Settings for one fuzz test: ``examples`` in CI, 25 times that when thorough."""
-    return settings(
+    base = settings(
         max_examples=examples * SCALE,
         derandomize=not THOROUGH,
         deadline=None,
-        # CI runs leave no example database behind; thorough runs keep hypothesis' default.
-        **({} if THOROUGH else {"database": None}),
         suppress_health_check=_SUPPRESSED,
         print_blob=THOROUGH,
     )
+    # CI runs leave no example database behind; thorough runs keep hypothesis' default.
+    return base if THOROUGH else settings(base, database=None)
