@@ -1,0 +1,200 @@
+"""A node cut off from the network, then reconnected (issue 9, fault tests).
+
+The cluster is tests/fixtures/netcluster.py's three namespace nodes with real Docker. Node 1's
+node controller gets a short ``--node-monitor-grace-period`` (15 s: the kubelet heartbeats
+every 10 s, so a shorter grace would call live nodes dead) and ``--pod-eviction-timeout``
+(5 s), so the whole fits in about a minute and a half.
+
+Unlike test_seed_walkthrough's SIGKILLed node, node 3's minikube8s and dockerd keep running
+here: only its cable is pulled (its bridge port in the LAN namespace set down, as a switch
+port going dark: no RST, no FIN, packets simply vanish). So:
+
+1. an RC of 6 nginx pods runs over the three nodes (at least one on node 3);
+2. cut: node 3 goes Ready=Unknown (the controller saw no heartbeat for the grace period),
+   its pods are deleted and the RC's count is restored on nodes 1 and 2, all Running;
+3. reconnect: node 3 is Ready again, and the kubelet, which never saw the deletes happen,
+   learns of them (its watch fails or its relist finds the pods gone) and removes the evicted
+   pods' containers from its dockerd; at the end every pod of the RC has exactly one running
+   nginx container in the whole cluster and no container of an evicted pod is left anywhere.
+
+Network safety: the cut is an ``ip link`` change inside the cluster's own LAN namespace; the
+host talks only to the API over the fixture's host link.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.fixtures.docker import missing_prerequisite, skip_or_fail
+from tests.fixtures.netcluster import NetCluster, cluster_for_pid, sweep_stale_test_clusters
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+GRACE = 15.0
+EVICTION = 5.0
+REPLICAS = 6
+SELECTOR = "app=partition"
+POD_UID_LABEL = "io.kubernetes.pod.uid"
+CONTAINER_LABEL = "io.kubernetes.container.name"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[NetCluster]:
+    reason = missing_prerequisite()
+    if reason:
+        skip_or_fail(reason)
+    sweep_stale_test_clusters()
+    c = cluster_for_pid(os.getpid(), node_args={
+        1: ["--node-monitor-grace-period", str(GRACE), "--pod-eviction-timeout", str(EVICTION)]})
+    try:
+        c.up()
+    except BaseException:
+        sys.stderr.write(c.failure_logs)
+        raise
+    try:
+        yield c
+    finally:
+        c.down()
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def rc_manifest() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "ReplicationController",
+        "metadata": {"name": "partition", "namespace": "default"},
+        "spec": {
+            "replicas": REPLICAS, "selector": {"app": "partition"},
+            "template": {
+                "metadata": {"labels": {"app": "partition"}},
+                # A short grace keeps the force delete of the unreachable node's pods (after
+                # their grace period) inside the test's budget.
+                "spec": {"terminationGracePeriodSeconds": 3, "containers": [{
+                    "name": "nginx", "image": "nginx", "imagePullPolicy": "IfNotPresent",
+                    "ports": [{"containerPort": 80}]}]}}}}
+
+
+def pods(c: NetCluster) -> list[dict[str, Any]]:
+    return list(c.get(f"/api/v1/namespaces/default/pods?labelSelector={SELECTOR}")
+                .get("items") or [])
+
+
+def running(c: NetCluster) -> dict[str, str]:
+    """uid -> node of the RC's Running, Ready, not terminating pods."""
+    out = {}
+    for p in pods(c):
+        st = p.get("status") or {}
+        ready = any(x.get("type") == "Ready" and x.get("status") == "True"
+                    for x in st.get("conditions") or [])
+        if st.get("phase") == "Running" and ready and not p["metadata"].get(
+                "deletionTimestamp"):
+            out[str(p["metadata"]["uid"])] = str(p["spec"].get("nodeName"))
+    return out
+
+
+def node_ready(c: NetCluster, name: str) -> str:
+    node = c.get(f"/api/v1/nodes/{name}")
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            return str(cond.get("status"))
+    return "Missing"
+
+
+def nginx_containers(c: NetCluster, index: int) -> Counter[str]:
+    """Pod uid -> number of running nginx app containers on node ``index``."""
+    out = c.node(index).docker("ps", "--filter", f"label={CONTAINER_LABEL}=nginx", "--format",
+                               f'{{{{.Label "{POD_UID_LABEL}"}}}}').stdout
+    return Counter(line.strip() for line in out.splitlines() if line.strip())
+
+
+def pod_containers(c: NetCluster, index: int, uids: set[str]) -> list[str]:
+    """Every container (pause and app, any state) on node ``index`` of the pods ``uids``."""
+    out = c.node(index).docker("ps", "-a", "--format",
+                               f'{{{{.ID}}}} {{{{.Label "{POD_UID_LABEL}"}}}}').stdout
+    return [line for line in out.splitlines() if line.split(" ")[-1] in uids]
+
+
+def set_link(c: NetCluster, index: int, state: str) -> None:
+    """Node ``index``'s port on the LAN bridge (in the cluster's LAN namespace) up or down."""
+    subprocess.run(["ip", "-n", c.net_ns, "link", "set", f"node{index}", state], check=True,
+                   capture_output=True, text=True)
+
+
+# -- the test -----------------------------------------------------------------------------------
+
+def test_partitioned_node_pods_move_and_stale_containers_go(cluster: NetCluster) -> None:
+    c = cluster
+    node3 = c.node(3)
+    survivors = {c.node(1).node_name, c.node(2).node_name}
+    c.kubectl("create", "-f", "-", stdin=json.dumps(rc_manifest()))
+
+    def spread() -> dict[str, str] | None:
+        got = running(c)
+        return got if len(got) == REPLICAS else None
+
+    before = c.wait_for(spread, timeout=90, interval=0.5, what=f"{REPLICAS} Running pods")
+    evicted = {uid for uid, node in before.items() if node == node3.node_name}
+    assert evicted, f"no pod on node 3 to move: {before}"
+    assert set(nginx_containers(c, 3)) == evicted
+
+    set_link(c, 3, "down")
+    t_cut = time.monotonic()
+    try:
+        c.wait_for(lambda: node_ready(c, node3.node_name) == "Unknown", timeout=GRACE + 25,
+                   interval=0.5, what="node 3 Ready=Unknown")
+        t_unknown = time.monotonic() - t_cut
+
+        def moved() -> dict[str, str] | None:
+            live = {str(p["metadata"]["uid"]) for p in pods(c)}
+            got = running(c)
+            if live & evicted or len(got) != REPLICAS or set(got.values()) - survivors:
+                return None
+            return got
+
+        try:
+            after = c.wait_for(moved, timeout=EVICTION + 60, interval=0.5,
+                               what="node 3's pods deleted and replaced on nodes 1-2")
+        except Exception as e:
+            rows = [(p["metadata"]["name"], p["spec"].get("nodeName"),
+                     (p.get("status") or {}).get("phase"),
+                     p["metadata"].get("deletionTimestamp")) for p in pods(c)]
+            raise AssertionError(f"{e}\npods: {rows}\n{c.logs()}") from e
+        t_moved = time.monotonic() - t_cut
+        # Cut off, node 3 cannot have heard: its containers still run.
+        assert set(nginx_containers(c, 3)) == evicted
+    finally:
+        set_link(c, 3, "up")
+    t_up = time.monotonic()
+
+    c.wait_for(lambda: node_ready(c, node3.node_name) == "True", timeout=90, interval=0.5,
+               what="node 3 Ready again")
+    t_ready = time.monotonic() - t_up
+    try:
+        c.wait_for(lambda: not pod_containers(c, 3, evicted), timeout=60, interval=0.5,
+                   what="the evicted pods' containers removed from node 3's dockerd")
+    except Exception as e:
+        raise AssertionError(f"{e}\nleft: {pod_containers(c, 3, evicted)}\n"
+                             f"{node3.node_logs()[-4000:]}") from e
+    t_clean = time.monotonic() - t_up
+
+    # No duplicates: the RC has exactly its replicas, each with one running nginx container
+    # in the whole cluster, and none of an evicted pod runs anywhere.
+    final = running(c)
+    assert len(pods(c)) == REPLICAS, [p["metadata"]["name"] for p in pods(c)]
+    assert set(final) == set(after), (final, after)
+    everywhere: Counter[str] = Counter()
+    for i in (1, 2, 3):
+        everywhere.update(nginx_containers(c, i))
+    assert everywhere == Counter({uid: 1 for uid in final}), everywhere
+    sys.stderr.write(f"partition: Unknown after {t_unknown:.1f}s, pods moved after "
+                     f"{t_moved:.1f}s; reconnected: Ready after {t_ready:.1f}s, stale "
+                     f"containers gone after {t_clean:.1f}s\n")
