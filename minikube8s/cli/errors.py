@@ -4,7 +4,9 @@
 resource types) and prints as ``error: ...``. Server answers arrive as the REST client's typed
 errors (minikube8s/client/errors.py) and print as ``Error from server (Reason): message``
 (cmdutil.StandardErrorMessage). An unreachable server names the URL and says how to start
-one. app.py's top-level handler calls ``describe`` for anything a verb raises, so no Python
+one; a certificate that does not verify prints as kubectl's ``Unable to connect to the
+server: tls: failed to verify certificate: x509: ...``, a 401 as ``error: You must be logged in
+to the server (Unauthorized)``. app.py's top-level handler calls ``describe`` for anything a verb raises, so no Python
 traceback reaches the user.
 """
 
@@ -50,6 +52,8 @@ def describe(exc: BaseException, *, server: str = "") -> str:
     """The one line printed for ``exc`` (no trailing newline)."""
     if isinstance(exc, CLIError):
         return f"error: {exc}"
+    if isinstance(exc, client_errors.TLSVerifyError):
+        return f"Unable to connect to the server: {exc.message}"
     if isinstance(exc, client_errors.Unavailable):
         cause = exc.__cause__
         if _refused(cause):

@@ -27,6 +27,8 @@ from .errors import (
     Invalid,
     NotFound,
     ServerError,
+    TLSVerifyError,
+    Unauthorized,
     Unavailable,
 )
 from .events import EventRecorder
@@ -39,6 +41,6 @@ __all__ = [
     "AlreadyExists", "Backoff", "BadRequest", "Client", "ClientError", "Clock", "Conflict",
     "Controller", "EventRecorder", "FakeClock", "Forbidden", "Gone", "Informer",
     "InformerFactory", "Invalid", "NotFound", "Object", "RealClock", "Reflector",
-    "ServerError", "ShutDown", "Unavailable", "WatchEvent", "WorkQueue", "key_of",
-    "resource", "resource_path", "split_key",
+    "ServerError", "ShutDown", "TLSVerifyError", "Unauthorized", "Unavailable", "WatchEvent",
+    "WorkQueue", "key_of", "resource", "resource_path", "split_key",
 ]

@@ -142,6 +142,22 @@ class Unavailable(ClientError):
         return True
 
 
+class TLSVerifyError(Unavailable):
+    """The server's certificate did not verify (unknown authority, wrong name, expired); the
+    message is Go's wording (``tls: failed to verify certificate: x509: ...``), as kubectl
+    prints it. ``host`` is the name or address that was checked."""
+
+    reason = "TLSVerifyFailed"
+
+    def __init__(self, message: str, *, host: str = "") -> None:
+        super().__init__(message)
+        self.host = host
+
+    @property
+    def retriable(self) -> bool:
+        return False
+
+
 _BY_REASON: dict[str, type[ClientError]] = {
     "BadRequest": BadRequest,
     "Unauthorized": Unauthorized,

@@ -8,6 +8,12 @@ errors of client/errors.py (``NotFound``, ``Conflict``, ``Gone``, ``Unavailable`
 from the Status body the API server sends. ``request``/``stream`` are the raw doors the CLI uses
 (its own Accept header, e.g. for Tables, and log streams).
 
+Over ``https://`` the client verifies the server against the CA it is given (``ca_file`` or
+``ca_data``, as a kubeconfig's ``certificate-authority[-data]``; the system CAs when none) and
+sends ``Authorization: Bearer <token>``; a certificate that does not verify raises
+``TLSVerifyError`` in Go's words. ``http://`` (the control plane's own loopback port) builds no
+TLS context at all, so the in-process path costs what it always did.
+
 Neighbours: reflector.py drives ``list``/``watch``; controllers, scheduler and kubelet call the
 verbs; the CLI calls ``request``. Objects are plain dicts (the JSON as served).
 """
@@ -18,6 +24,8 @@ import asyncio
 import contextlib
 import json as jsonlib
 import logging
+import os
+import ssl
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -137,16 +145,85 @@ def _need_namespace(res: Resource, namespace: str) -> None:
         raise ValueError(f"{res.name} are namespaced: a namespace is required")
 
 
+def ssl_context(*, ca_file: str | os.PathLike[str] | None = None,
+                ca_data: str | bytes | None = None,
+                insecure: bool = False) -> ssl.SSLContext:
+    """The client TLS context: trust only the given CA (PEM file or PEM text), or the system
+    CAs when neither is given; ``insecure`` checks nothing (kubectl's
+    --insecure-skip-tls-verify)."""
+    if insecure:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if isinstance(ca_data, bytes):
+        ca_data = ca_data.decode("ascii")  # ssl reads bytes as DER, a kubeconfig holds PEM
+    if ca_file is None and not ca_data:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=ca_file, cadata=ca_data or None)
+    except (OSError, ssl.SSLError, ValueError) as e:
+        where = f"{os.fspath(ca_file)}" if ca_file is not None else "certificate-authority-data"
+        raise errors.TLSVerifyError(f"unable to load root certificates from {where}: "
+                                    f"{getattr(e, 'strerror', None) or e}") from e
+
+
+# OpenSSL verify codes -> Go's x509 wording (what kubectl prints for the same failure).
+_UNKNOWN_AUTHORITY = {2, 7, 18, 19, 20, 21, 27}  # 7: another CA of the same name
+_EXPIRED = {9, 10}
+_NAME_MISMATCH = {62, 64}
+
+
+def tls_message(err: BaseException, host: str = "") -> str:
+    """``tls: failed to verify certificate: x509: ...`` for an ssl verification error."""
+    code = getattr(err, "verify_code", None)
+    if code in _UNKNOWN_AUTHORITY:
+        why = "certificate signed by unknown authority"
+    elif code in _EXPIRED:
+        why = "certificate has expired or is not yet valid"
+    elif code in _NAME_MISMATCH:
+        why = f"certificate is not valid for {host}" if host else "certificate name mismatch"
+    else:
+        why = str(getattr(err, "verify_message", "") or getattr(err, "reason", "") or err)
+    return f"tls: failed to verify certificate: x509: {why}"
+
+
+def transport_error(what: str, e: BaseException) -> errors.Unavailable:
+    """The client error for a failure below HTTP (refused, reset, timeout, TLS); ``what``
+    names the request (``GET https://...``) for the log."""
+    if isinstance(e, aiohttp.ClientConnectorCertificateError):
+        return errors.TLSVerifyError(tls_message(e.certificate_error, e.host), host=e.host)
+    if isinstance(e, aiohttp.ClientSSLError):
+        inner = getattr(e, "os_error", None) or e
+        if isinstance(inner, ssl.SSLError) and inner.reason == "WRONG_VERSION_NUMBER":
+            return errors.Unavailable(f"{what}: http: server gave HTTP response to HTTPS "
+                                      "client")
+    return errors.Unavailable(f"{what}: {e or type(e).__name__}")
+
+
 class Client:
     """One API server, one connection pool. Use as ``async with Client(url) as c:`` or call
-    ``close()``. Safe to share between every component of a process."""
+    ``close()``. Safe to share between every component of a process.
+
+    ``token`` goes out as ``Authorization: Bearer``; ``ca_file``/``ca_data`` (PEM) and
+    ``insecure_skip_tls_verify`` matter only for an ``https://`` URL."""
 
     def __init__(self, server_url: str, *, token: str | None = None,
+                 ca_file: str | os.PathLike[str] | None = None,
+                 ca_data: str | bytes | None = None,
+                 insecure_skip_tls_verify: bool = False,
                  user_agent: str = DEFAULT_USER_AGENT, timeout: float = 30.0,
                  max_connections: int = 0,
                  on_warning: Callable[[str], None] | None = None) -> None:
         self.base_url = server_url.rstrip("/")
         self.token = token
+        self.ca_file = ca_file
+        self.ca_data = ca_data
+        self.insecure_skip_tls_verify = insecure_skip_tls_verify
+        self._ssl: ssl.SSLContext | None = None
+        if self.base_url.lower().startswith("https://"):
+            self._ssl = ssl_context(ca_file=ca_file, ca_data=ca_data,
+                                    insecure=insecure_skip_tls_verify)
         self.user_agent = user_agent
         self.timeout = timeout
         self.max_connections = max_connections
@@ -173,7 +250,8 @@ class Client:
                 headers["Authorization"] = f"Bearer {self.token}"
             # No pool limit by default: long-lived watches hold connections, and a limit
             # would make every other request queue behind them.
-            conn = aiohttp.TCPConnector(limit=self.max_connections)
+            conn = aiohttp.TCPConnector(limit=self.max_connections,
+                                        ssl=self._ssl if self._ssl is not None else True)
             self._session = aiohttp.ClientSession(headers=headers, connector=conn,
                                                   auto_decompress=True)
         return self._session
@@ -189,6 +267,8 @@ class Client:
                                           raise_for_status=False, request_timeout=5.0)
                 if resp.status == 200:
                     return
+            except errors.TLSVerifyError:
+                raise  # a wrong CA does not get better by waiting
             except errors.Unavailable:
                 pass
             if deadline is not None and loop.time() >= deadline:
@@ -235,7 +315,7 @@ class Client:
                     continue
                 raise errors.Unavailable(f"{method} {url}: {e}") from e
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
-                raise errors.Unavailable(f"{method} {url}: {e or type(e).__name__}") from e
+                raise transport_error(f"{method} {url}", e) from e
             break
         if raise_for_status and out.status >= 400:
             raise errors.from_response(out.status, out.body, method=method, url=url)
@@ -268,7 +348,7 @@ class Client:
                 async for chunk in resp.content.iter_any():
                     yield chunk
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise errors.Unavailable(f"{method} {url}: {e or type(e).__name__}") from e
+            raise transport_error(f"{method} {url}", e) from e
 
     async def _json(self, method: str, path: str, **kw: Any) -> Any:
         return (await self.request(method, path, **kw)).json()
@@ -472,7 +552,7 @@ class Client:
                 if buf.strip():
                     yield _decode_event(bytes(buf))
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise errors.Unavailable(f"watch {url}: {e or type(e).__name__}") from e
+            raise transport_error(f"watch {url}", e) from e
 
 
 def _decode_event(line: bytes) -> WatchEvent:
