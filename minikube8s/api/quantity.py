@@ -49,22 +49,40 @@ def parse_quantity(s: str | int | float | Fraction) -> Fraction:
 
 
 # Pods repeat the same few quantities on every write (defaulting, validation, admission):
-# parsing is pure, so the text -> Fraction map is memoised (errors are not cached).
-@functools.lru_cache(maxsize=4096)
+# parsing is pure, so the text -> Fraction map is memoised (errors are not cached). Only short
+# texts: a quantity padded with blanks to megabytes is valid, and 4,096 of them would pin GiBs.
+_CACHED_LEN = 64
+
+
 def _parse_text(s: str) -> Fraction:
+    return _parse_short(s) if len(s) <= _CACHED_LEN else _parse_uncached(s)
+
+
+def _parse_uncached(s: str) -> Fraction:
     m = _QUANTITY_RE.match(s.strip())
     if not m:
         raise ValueError(FORMAT_ERROR)
-    num = Fraction(m.group("num"))
+    try:
+        num = Fraction(m.group("num"))
+    except ValueError:
+        # More digits than Python converts (sys.get_int_max_str_digits): junk, as for kube.
+        raise ValueError(FORMAT_ERROR) from None
     suffix = m.group("suffix")
     if suffix in _BINARY:
         return num * _BINARY[suffix]
-    if suffix[:1] in ("e", "E"):
-        exp = int(suffix[1:])
+    # "E" alone is exa (decimal SI); "E3", "e-2" are exponents.
+    if len(suffix) > 1 and suffix[:1] in ("e", "E"):
+        try:
+            exp = int(suffix[1:])
+        except ValueError:  # thousands of zero-padded digits
+            raise ValueError(FORMAT_ERROR) from None
         if abs(exp) > _MAX_EXPONENT:
             raise ValueError(FORMAT_ERROR)
         return num * Fraction(10) ** exp
     return num * Fraction(10) ** _DECIMAL[suffix]
+
+
+_parse_short = functools.lru_cache(maxsize=4096)(_parse_uncached)
 
 
 def is_quantity(s: object) -> bool:
@@ -119,7 +137,7 @@ def format_quantity(q: Fraction | int | str | float, fmt: Format = "DecimalSI") 
 
 def canonical(s: str | int | float) -> str:
     """Re-print a quantity in its own format: ``"0.5"`` -> ``"500m"``, ``"1024Mi"`` -> ``"1Gi"``."""
-    if isinstance(s, str):
+    if isinstance(s, str) and len(s) <= _CACHED_LEN:
         return _canonical_text(s)
     return format_quantity(parse_quantity(s), quantity_format(s))
 

@@ -306,7 +306,7 @@ def _service_ports(spec: dict[str, Any], stype: str) -> list[Cause]:
             out.append(errors.required("spec.ports", ""))
         return out
     seen_names: set[str] = set()
-    seen_ports: set[tuple[Any, Any]] = set()
+    seen_ports: set[tuple[str, str]] = set()
     for i, p in enumerate(ports):
         pp = f"spec.ports[{i}]"
         if not isinstance(p, dict):
@@ -335,7 +335,9 @@ def _service_ports(spec: dict[str, Any], stype: str) -> list[Cause]:
             else:
                 out.extend(errors.invalid(f"{pp}.nodePort", node_port, m)
                            for m in names.is_valid_port_num(node_port))
-        key = (port, proto)
+        # repr: a wrong-typed port or protocol (a list, an object) is reported above, and
+        # must not make the duplicate check itself fail as unhashable.
+        key = (repr(port), repr(proto))
         if key in seen_ports:
             out.append(errors.duplicate(pp, f"{port}/{proto}"))
         seen_ports.add(key)
