@@ -59,6 +59,10 @@ def node(
     server: str = typer.Option(
         "", "--server", "-s", envvar=_env("server"),
         help="API server a role-i node talks to (and the CLI verbs' default: -s URL get pods)."),
+    token: str = typer.Option(
+        "", "--token", envvar=_env("token"),
+        help="Role i: the join token the master printed (DATA_DIR/token on it). A control "
+             "plane: the join secret to use when the cluster is first created."),
     node_name: str = typer.Option("", "--node-name", envvar=_env("node_name"),
                                   help="Default: the host name (the node's IP with --config)."),
     node_ip: str = typer.Option("", "--node-ip", envvar=_env("node_ip")),
@@ -139,7 +143,7 @@ def node(
     cfg = NodeConfig(
         role=Role(p["role"]), data_dir=Path(p["data_dir"]), store=p["store"],
         insecure_port=p["insecure_port"], insecure_bind_address=p["insecure_bind_address"],
-        server=p["server"], node_ip=p["node_ip"], runtime=p["runtime"],
+        server=p["server"], token=p["token"], node_ip=p["node_ip"], runtime=p["runtime"],
         docker_host=p["docker_host"], portal_net=p["portal_net"],
         flannel_net=p["flannel_net"], admission_control=p["admission_control"],
         node_monitor_grace_period=p["node_monitor_grace_period"],

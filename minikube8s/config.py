@@ -42,6 +42,9 @@ class NodeConfig:
     insecure_port: int = 8080
     insecure_bind_address: str = "127.0.0.1"
     server: str = ""
+    token: str = ""
+    """Role i: the cluster's join token (K10<sha256 of the CA>::server:<secret>, auth/join.py).
+    On a control plane: the join secret to use when the cluster is first created."""
     node_name: str = field(default_factory=socket.gethostname)
     node_ip: str = ""
     runtime: str = "docker"

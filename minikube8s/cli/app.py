@@ -8,14 +8,22 @@ errors.describe, and never a Python traceback. ``minikube8s --role ...`` with no
 still starts a node: the group only changes how errors are printed.
 
 ``execute`` runs one verb's coroutine with a Session (session.py) on the target that
-config.py resolves from the common options (``-s/--server``, ``-n``, ``--kubeconfig``).
+config.py resolves from the common options (``-s/--server``, ``-n``, ``--kubeconfig``) and
+kubectl's global credential flags (``--token``, ``--certificate-authority``,
+``--insecure-skip-tls-verify``). Those three are added to every verb here, once, by
+``_with_auth_flags`` rather than in each verb's signature: the verbs never read them, only
+``Common.target`` does.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
+import inspect
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -58,6 +66,57 @@ FilenameOpt = Annotated[list[str] | None, typer.Option(
     show_default=False)]
 
 
+TokenOpt = Annotated[str | None, typer.Option(
+    "--token", help="Bearer token for authentication to the API server.",
+    show_default=False)]
+CertificateAuthorityOpt = Annotated[str | None, typer.Option(
+    "--certificate-authority", help="Path to a cert file for the certificate authority.",
+    show_default=False)]
+InsecureOpt = Annotated[bool, typer.Option(
+    "--insecure-skip-tls-verify", help="Do not check the server's certificate (insecure).",
+    show_default=False)]
+
+
+@dataclass(frozen=True)
+class AuthFlags:
+    token: str | None = None
+    certificate_authority: str | None = None
+    insecure_skip_tls_verify: bool = False
+
+
+_AUTH: contextvars.ContextVar[AuthFlags | None] = contextvars.ContextVar("cli_auth",
+                                                                        default=None)
+_AUTH_PARAMS = {
+    "auth_token": (TokenOpt, None),
+    "auth_certificate_authority": (CertificateAuthorityOpt, None),
+    "auth_insecure_skip_tls_verify": (InsecureOpt, False),
+}
+
+
+def _with_auth_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with the three credential options appended to its signature (typer reads
+    ``__signature__``); their values go to ``_AUTH`` for ``Common.target``."""
+    sig = inspect.signature(fn, eval_str=True)
+    extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                               annotation=ann) for name, (ann, default) in _AUTH_PARAMS.items()]
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        flags = AuthFlags(kwargs.pop("auth_token", None),
+                          kwargs.pop("auth_certificate_authority", None),
+                          bool(kwargs.pop("auth_insecure_skip_tls_verify", False)))
+        reset = _AUTH.set(flags)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _AUTH.reset(reset)
+
+    params = [*sig.parameters.values(), *extra]
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
+
+
 class Common:
     """The common options of one invocation, passed to ``execute``."""
 
@@ -68,8 +127,12 @@ class Common:
         self.kubeconfig = kubeconfig
 
     def target(self) -> config.Target:
+        auth = _AUTH.get() or AuthFlags()
         return config.resolve(server=self.server or _root_server(), namespace=self.namespace,
-                              kubeconfig_path=self.kubeconfig)
+                              kubeconfig_path=self.kubeconfig,
+                              token=auth.token or _root_token(),
+                              certificate_authority=auth.certificate_authority,
+                              insecure_skip_tls_verify=auth.insecure_skip_tls_verify)
 
 
 def _root_server() -> str | None:
@@ -78,6 +141,20 @@ def _root_server() -> str | None:
     if ctx is None:
         return None
     value = ctx.find_root().params.get("server")
+    return str(value) if value else None
+
+
+def _root_token() -> str | None:
+    """``minikube8s --token T get pods``. Only when typed: the root's --token is also a node's
+    join token, and $MINIKUBE8S_TOKEN on a node must not become every CLI call's bearer."""
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return None
+    root = ctx.find_root()
+    source = root.get_parameter_source("token")
+    if source is None or source.name != "COMMANDLINE":
+        return None
+    value = root.params.get("token")
     return str(value) if value else None
 
 
@@ -163,5 +240,9 @@ def register(app: typer.Typer) -> None:
     from . import apply, describe, generators, get, info, write
 
     app.info.cls = CLIGroup
+    before = len(app.registered_commands)
     for module in (get, describe, write, apply, generators, info):
         module.register(app)
+    for command in app.registered_commands[before:]:
+        if command.callback is not None:
+            command.callback = _with_auth_flags(command.callback)

@@ -5,9 +5,9 @@ resource types) and prints as ``error: ...``. Server answers arrive as the REST 
 errors (minikube8s/client/errors.py) and print as ``Error from server (Reason): message``
 (cmdutil.StandardErrorMessage). An unreachable server names the URL and says how to start
 one; a certificate that does not verify prints as kubectl's ``Unable to connect to the
-server: tls: failed to verify certificate: x509: ...``, a 401 as ``error: You must be logged in
-to the server (Unauthorized)``. app.py's top-level handler calls ``describe`` for anything a verb raises, so no Python
-traceback reaches the user.
+server: tls: failed to verify certificate: x509: ...``, a 401 as ``error: You must be logged
+in to the server (Unauthorized)``. app.py's top-level handler calls ``describe`` for anything
+a verb raises, so no Python traceback reaches the user.
 """
 
 from __future__ import annotations

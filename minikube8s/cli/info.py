@@ -22,7 +22,7 @@ import typer
 
 from .. import __name__ as _pkg
 from ..client import errors as client_errors
-from ..client.rest import resource_path
+from ..client.rest import resource_path, transport_error
 from . import kubeconfig as kubeconfig_mod
 from . import printers
 from .app import Common, KubeconfigOpt, NamespaceOpt, SelectorOpt, ServerOpt, execute
@@ -106,7 +106,7 @@ async def _exec_ws(session: Session, path: str, params: list[tuple[str, str]],
         await session.client.request("GET", path, params=dict(params))
         raise CLIError("the server refused the exec request") from None
     except (aiohttp.ClientError, OSError) as e:
-        raise client_errors.Unavailable(f"exec {url}: {e}") from e
+        raise transport_error(f"exec {url}", e) from e
     code = 0
     async with ws:
         feeder: asyncio.Task[None] | None = None
@@ -388,6 +388,8 @@ def config_view(
     if raw:
         doc["users"] = [{"name": k, "user": v} for k, v in cfg.users.items()
                         if not minify or k == cfg.context().get("user")]
+        doc["clusters"] = [{"cluster": v, "name": k} for k, v in cfg.clusters.items()
+                           if not minify or k == cfg.context().get("cluster")]
     if output == "json":
         sys.stdout.write(printers.to_json(doc))
     elif output == "yaml":

@@ -7,7 +7,9 @@ start-up (roles/apiserver/server.py calls ``write_admin_kubeconfig``), so both
 ``KUBECONFIG=DATA_DIR/kubeconfig kubectl get pods`` and ``minikube8s get pods`` work.
 
 Merging follows kubectl's rules (clientcmd loading rules): for each named cluster, user and
-context the first file that defines it wins, and so does the first ``current-context``.
+context the first file that defines it wins, and so does the first ``current-context``. A
+relative ``certificate-authority`` or ``tokenFile`` is relative to the file that names it, as
+kubectl resolves it.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class Kubeconfig:
             users = {k: v for k, v in users.items() if k == ctx.get("user")}
         return {
             "apiVersion": "v1",
-            "clusters": [{"cluster": v, "name": k} for k, v in clusters.items()],
+            "clusters": [{"cluster": _redact(v), "name": k} for k, v in clusters.items()],
             "contexts": [{"context": v, "name": k} for k, v in contexts.items()],
             "current-context": self.current_context,
             "kind": "Config",
@@ -69,11 +71,12 @@ class Kubeconfig:
         }
 
 
-_SECRET_KEYS = ("token", "password", "client-key-data", "client-certificate-data")
+_SECRET_KEYS = ("token", "password", "client-key-data", "client-certificate-data",
+                "certificate-authority-data")
 
 
 def _redact(user: Object) -> Object:
-    # kubectl config view hides credentials unless --raw.
+    # kubectl config view hides credentials and inline certificates unless --raw.
     out = dict(user)
     for key in _SECRET_KEYS:
         if key in out:
@@ -104,6 +107,17 @@ def _named(items: Any, key: str, path: Path) -> dict[str, Object]:
     return out
 
 
+_PATH_KEYS = ("certificate-authority", "tokenFile", "client-certificate", "client-key")
+
+
+def _absolute(body: Object, base: Path) -> Object:
+    for key in _PATH_KEYS:
+        value = body.get(key)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            body = {**body, key: str(base / value)}
+    return body
+
+
 def load(paths: list[Path] | None = None) -> Kubeconfig:
     """Read and merge the given kubeconfig files; missing files are skipped, as kubectl does."""
     merged = Kubeconfig()
@@ -129,7 +143,7 @@ def load(paths: list[Path] | None = None) -> Kubeconfig:
                           ("contexts", "context")):
             table: dict[str, Object] = getattr(merged, attr)
             for name, body in _named(doc.get(attr), key, path).items():
-                table.setdefault(name, body)
+                table.setdefault(name, _absolute(body, path.parent))
         if not merged.current_context and isinstance(doc.get("current-context"), str):
             merged.current_context = doc["current-context"]
     return merged

@@ -45,7 +45,9 @@ class Session:
             err_stream.write(f"Warning: {text}\n")
             err_stream.flush()
 
-        client = Client(target.server, token=target.token or None, on_warning=warn,
+        client = Client(target.server, token=target.token or None,
+                        ca_file=target.ca_file or None, ca_data=target.ca_data or None,
+                        insecure_skip_tls_verify=target.insecure, on_warning=warn,
                         user_agent="minikube8s-cli/0.1.0")
         return cls(target, client, out or sys.stdout, err_stream)
 
