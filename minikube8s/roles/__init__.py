@@ -14,7 +14,9 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from typing import Any
 
+from ..auth import join
 from ..client import Client, InformerFactory, RealClock
 from ..config import NodeConfig
 from ..store import Backend, open_store
@@ -63,7 +65,12 @@ async def run_node(cfg: NodeConfig) -> int:
             ready.store.set()
             api = ApiServer(cfg, store, ready=ready.api, supervisor=sup)
             await api.start()  # returns once ready.api is set (bound, bootstrapped)
-        client, node = await _start_roles(cfg, sup, api, ready)
+        auth: dict[str, Any] | None = {}
+        if api is None and cfg.server:
+            auth = await _join(cfg, stop)
+            if auth is None:
+                return 0 if stop.is_set() else 1
+        client, node = await _start_roles(cfg, sup, api, ready, auth)
         log.info("minikube8s up: role=%s node=%s", cfg.role.value, cfg.node_name)
         if node is not None:
             sup.start(_announce_registered(node, ready), name="node registration")
@@ -93,6 +100,28 @@ async def run_node(cfg: NodeConfig) -> int:
         return 1
     log.info("stopped cleanly")
     return 0
+
+
+async def _join(cfg: NodeConfig, stop: asyncio.Event) -> dict[str, Any] | None:
+    """A role-i node's client options for ``cfg.server`` (auth/join.py): token and CA, or
+    nothing for plain http; None when the join failed (logged, one line) or a signal stopped
+    it while the server was still unreachable."""
+    task = asyncio.create_task(join.credentials_for(
+        cfg.server, token=cfg.token, node_name=cfg.node_name, data_dir=cfg.data_dir),
+        name="node join")
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([task, stopped], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return None
+    try:
+        creds = task.result()
+    except join.JoinError as e:
+        log.error("%s", e)
+        return None
+    return {} if creds is None else creds.client_options()
 
 
 async def _announce_registered(node: kubelet.Kubelet, ready: Readiness) -> None:
@@ -130,7 +159,8 @@ async def _close_runtime(node: kubelet.Kubelet, *, drain: bool) -> None:
 
 
 async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None,
-                       ready: Readiness) -> tuple[Client, kubelet.Kubelet | None]:
+                       ready: Readiness, auth: dict[str, Any] | None = None,
+                       ) -> tuple[Client, kubelet.Kubelet | None]:
     """Start the client-side roles over one client and one informer factory (k3s does the same:
     the control plane's controllers talk to their own API server over loopback). On a control
     plane this runs after ``ready.api``; the kubelet waits for the API itself (a role-i node's
@@ -142,7 +172,8 @@ async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None,
         server_url = cfg.server
     else:
         server_url = f"http://127.0.0.1:{cfg.insecure_port}"
-    client = Client(server_url, user_agent=f"minikube8s/{cfg.role.value}/{cfg.node_name}")
+    client = Client(server_url, user_agent=f"minikube8s/{cfg.role.value}/{cfg.node_name}",
+                    **(auth or {}))
     informers = InformerFactory(client)
     ctx = RoleContext(config=cfg, client=client, informers=informers, supervisor=sup,
                       clock=RealClock(), server_url=server_url)

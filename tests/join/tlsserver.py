@@ -127,6 +127,9 @@ class TLSServer:
         return web.Response(text=json.dumps(body), status=403, content_type="application/json")
 
     async def __aenter__(self) -> TLSServer:
+        return await self.start()
+
+    async def start(self, *, port: int = 0) -> TLSServer:
         app = web.Application()
         app.router.add_get("/cacerts", self._cacerts)
         app.router.add_post("/minikube8s/join", self._join)
@@ -137,7 +140,7 @@ class TLSServer:
         ctx.load_cert_chain(*_files(self.pki))
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ctx)
+        site = web.TCPSite(self._runner, "127.0.0.1", port, ssl_context=ctx)
         await site.start()
         port = self._runner.addresses[0][1]
         self.url = f"https://127.0.0.1:{port}"

@@ -6,7 +6,9 @@ or False (KubeletNotReady with the runtime's message), and MemoryPressure, DiskP
 PIDPressure False, each with lastHeartbeatTime = now and lastTransitionTime kept until the
 status changes. It then renews the Lease ``kube-node-lease/<node>`` (holderIdentity,
 leaseDurationSeconds 40, renewTime), creating it (owned by the Node, as Kubernetes does) when
-missing. The node controller (roles/controllers) watches either to mark a silent node Unknown.
+missing (and, on a node allowed to, its namespace: a joined node may not, so a 403 there
+waits for the control plane's bootstrap). The node controller (roles/controllers) watches
+either to mark a silent node Unknown.
 
 A deleted Node is registered again on the next beat. The node object each write returns goes
 to ``on_node`` so the kubelet learns spec.podCIDR without a watch of its own: with 100 hollow
@@ -22,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ...client import AlreadyExists, Client, ClientError, NotFound, resource
+from ...client import AlreadyExists, Client, ClientError, Forbidden, NotFound, resource
 from ...client.clock import Clock
 from . import registration
 from .registration import NodeFacts
@@ -153,6 +155,13 @@ class Heartbeat:
                         "metadata": {"name": LEASE_NAMESPACE}})
                 except AlreadyExists:
                     pass
+                except Forbidden:
+                    # A joined node may not create namespaces (the control plane's
+                    # bootstrap makes this one); the node's status still beats meanwhile.
+                    log.debug("node %s: namespace %s missing and not ours to create; the "
+                              "lease waits for the control plane", self.facts.name,
+                              LEASE_NAMESPACE)
+                    return
 
     def next_delay(self) -> float:
         return self.interval * (1.0 + self.jitter * (2 * self.rng.random() - 1))

@@ -1,0 +1,231 @@
+"""The node's half of joining a cluster: from a join token to a credential of its own.
+
+``minikube8s --role i --server https://H:6443 --token K10<sha256>::server:<secret>`` (k3s'
+token format). The token carries the SHA-256 of the cluster CA, so a node that trusts nothing
+yet can still pin it: it fetches ``GET /cacerts`` without verifying TLS, refuses a CA whose hash
+differs from the token's, then asks ``POST /minikube8s/join`` (now verifying TLS against that
+CA, the whole token as the bearer) for its node credential ``node:<name>:<hmac>``. Both land in
+the data dir (``node.token``, ``pki/ca.crt``, 0600) and are reused at the next start, so the join
+token is needed once. While the master cannot be reached the node keeps trying with backoff
+(it may start later); anything else (a wrong hash, a refused token, a certificate without the
+address the node used) is a ``JoinError`` with one line that says what to fix.
+
+Neighbours: the server half is roles/apiserver (``/cacerts``, ``/minikube8s/join``) and
+auth/credentials.py (the token it prints); roles/__init__.py calls ``credentials_for`` before
+building a role-i node's REST client (client/rest.py), whose typed errors this module reads.
+Tokens never appear in a message or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import random
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..client import errors
+from ..client.rest import Client
+
+log = logging.getLogger(__name__)
+
+TOKEN_PREFIX = "K10"
+NODE_TOKEN_FILE = "node.token"
+CA_FILE = Path("pki") / "ca.crt"
+WHERE = "the master prints it; it is in DATA_DIR/token"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class JoinError(Exception):
+    """A join that trying again will not fix; ``str()`` is the one line to print."""
+
+
+@dataclass(frozen=True)
+class JoinToken:
+    """A parsed ``K10<ca sha256>::<user>:<secret>``; ``raw`` is sent whole as the bearer."""
+
+    ca_hash: str
+    user: str
+    secret: str = field(repr=False)
+    raw: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class NodeCredentials:
+    """What a joined node's client uses: its own bearer token and the cluster CA file."""
+
+    token: str = field(repr=False)
+    ca_file: Path
+
+    def client_options(self) -> dict[str, Any]:
+        return {"token": self.token, "ca_file": self.ca_file}
+
+
+def parse_token(raw: str) -> JoinToken:
+    """The join token, checked for shape only (the server checks the secret)."""
+    text = raw.strip()
+    bad = JoinError(f"--token is not a join token: expected {TOKEN_PREFIX}<sha256 of the "
+                    f"cluster CA>::server:<secret> ({WHERE})")
+    if not text.startswith(TOKEN_PREFIX) or "::" not in text:
+        raise bad
+    ca_hash, _, rest = text[len(TOKEN_PREFIX):].partition("::")
+    user, sep, secret = rest.partition(":")
+    if not _HEX64.fullmatch(ca_hash.lower()) or not sep or not user or not secret:
+        raise bad
+    return JoinToken(ca_hash.lower(), user, secret, text)
+
+
+def ca_hash(ca_pem: bytes) -> str:
+    return hashlib.sha256(ca_pem).hexdigest()
+
+
+def ca_matches(token: JoinToken, ca_pem: bytes) -> bool:
+    """Whether ``ca_pem`` (the exact bytes of /cacerts) is the CA the token names."""
+    return hmac.compare_digest(ca_hash(ca_pem), token.ca_hash)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically, readable by the owner only (its directory too)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def stored(data_dir: Path, node_name: str,
+           token: JoinToken | None = None) -> NodeCredentials | None:
+    """The credentials of an earlier join, if they are for this node name and (when a join
+    token is given) for the cluster that token names; None means join again."""
+    token_path, ca_path = data_dir / NODE_TOKEN_FILE, data_dir / CA_FILE
+    try:
+        node_token = token_path.read_text().strip()
+        ca_pem = ca_path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise JoinError(f"cannot read the stored node credentials in {data_dir}: "
+                        f"{e.strerror}") from e
+    if not node_token.startswith(f"node:{node_name}:"):
+        log.info("the stored node credential is for another node name; joining again")
+        return None
+    if token is not None and not ca_matches(token, ca_pem):
+        log.info("the stored cluster CA is not the one --token names; joining again")
+        return None
+    return NodeCredentials(node_token, ca_path)
+
+
+def _host(server: str) -> str:
+    return urlsplit(server).hostname or server
+
+
+class _Retry(Exception):
+    """The server is not there (yet), or not answering properly: try again later."""
+
+
+async def join_once(server: str, token: JoinToken, node_name: str,
+                    data_dir: Path) -> NodeCredentials:
+    """One attempt: pin the CA, ask for the node credential, write both. ``_Retry`` when
+    the server cannot be reached or answers 5xx, ``JoinError`` for the rest."""
+    async with Client(server, insecure_skip_tls_verify=True, timeout=10.0,
+                      user_agent=f"minikube8s/join/{node_name}") as anon:
+        try:
+            resp = await anon.request("GET", "/cacerts", accept="*/*")
+        except (errors.Unavailable, errors.ServerError) as e:
+            raise _Retry(str(e)) from e
+        except errors.ClientError as e:
+            raise JoinError(f"{server} answered GET /cacerts with {e.code} {e.reason}: is it "
+                            f"a minikube8s control plane's secure port?") from e
+    ca_pem = resp.body
+    if not ca_matches(token, ca_pem):
+        raise JoinError(f"the CA served by {server} does not match the join token's hash "
+                        f"(a token of another cluster, or not the server you meant); refusing "
+                        f"to join")
+    async with Client(server, token=token.raw, ca_data=ca_pem, timeout=10.0,
+                      user_agent=f"minikube8s/join/{node_name}") as pinned:
+        try:
+            answer = (await pinned.request("POST", "/minikube8s/join",
+                                           json={"nodeName": node_name})).json()
+        except errors.TLSVerifyError as e:
+            hint = ""
+            if "not valid for" in e.message:
+                hint = (f"; start the control plane with --tls-san {_host(server)} or join "
+                        f"through an address its certificate names")
+            raise JoinError(f"joining {server}: {e.message}{hint}") from e
+        except errors.Unauthorized as e:
+            raise JoinError(f"{server} refused the join token (401 Unauthorized): check "
+                            f"--token ({WHERE})") from e
+        except (errors.Unavailable, errors.ServerError) as e:
+            raise _Retry(str(e)) from e
+        except errors.ClientError as e:
+            raise JoinError(f"{server} refused to join node {node_name!r}: "
+                            f"{e.message}") from e
+    node_token = str((answer or {}).get("token") or "") if isinstance(answer, dict) else ""
+    if not node_token.startswith(f"node:{node_name}:"):
+        raise JoinError(f"{server} answered the join without a credential for node "
+                        f"{node_name!r}")
+    ca_path = data_dir / CA_FILE
+    write_private(ca_path, ca_pem)
+    write_private(data_dir / NODE_TOKEN_FILE, node_token.encode() + b"\n")
+    log.info("joined %s as node %s; credentials in %s", server, node_name, data_dir)
+    return NodeCredentials(node_token, ca_path)
+
+
+async def join(server: str, token: JoinToken, node_name: str, data_dir: Path, *,
+               first_delay: float = 0.5, max_delay: float = 10.0) -> NodeCredentials:
+    """``join_once`` until it works, backing off (jittered, doubling up to ``max_delay``)
+    while the server is unreachable; one warning per outage, not one per attempt."""
+    delay, attempts = first_delay, 0
+    while True:
+        try:
+            return await join_once(server, token, node_name, data_dir)
+        except _Retry as e:
+            attempts += 1
+            log.log(logging.WARNING if attempts == 1 else logging.DEBUG,
+                    "cannot join %s yet (%s); retrying", server, e)
+        await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+        delay = min(delay * 2, max_delay)
+
+
+def _loopback(server: str) -> bool:
+    host = _host(server)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def credentials_for(server: str, *, token: str, node_name: str,
+                          data_dir: Path) -> NodeCredentials | None:
+    """What a role-i node's client needs to reach ``server``: None for ``http://`` (no
+    authentication, as before), else the stored or newly joined node credentials."""
+    if not server.lower().startswith("https://"):
+        if not _loopback(server):
+            log.warning("talking to %s over plain HTTP: no TLS, no authentication; use the "
+                        "control plane's https:// address and --token", server)
+        if token:
+            log.warning("--token is ignored with an http:// --server")
+        return None
+    parsed = parse_token(token) if token else None
+    have = stored(data_dir, node_name, parsed)
+    if have is not None:
+        log.info("using the node credentials stored in %s", data_dir)
+        return have
+    if parsed is None:
+        raise JoinError(f"a node joining {server} needs --token ({WHERE})")
+    return await join(server, parsed, node_name, data_dir)
