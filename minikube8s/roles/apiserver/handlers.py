@@ -18,7 +18,7 @@ from aiohttp import web
 from ...api import errors
 from . import machinery, params, rules
 from .cacher import Cached
-from .keys import REGISTRY
+from .keys import CALLER, REGISTRY
 from .params import Target
 from .registry import CachedPage, Object, WriteOptions
 
@@ -185,7 +185,7 @@ def check_namespace(target: Target, obj: Object) -> None:
 def write_options(request: web.Request, *, subresource: str = "",
                   warnings: list[str] | None = None) -> WriteOptions:
     return WriteOptions(admit=True, dry_run=params.dry_run(request), subresource=subresource,
-                        warnings=list(warnings or []))
+                        warnings=list(warnings or []), caller=request.get(CALLER))
 
 
 # -- verbs ------------------------------------------------------------------------------------

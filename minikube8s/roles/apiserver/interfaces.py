@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...api.resources import Resource
+
+if TYPE_CHECKING:
+    from ...auth.authz import Caller
 
 Object = dict[str, Any]
 
@@ -44,6 +47,8 @@ class Attributes:
     subresource: str = ""
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
+    caller: Caller | None = None
+    """Who asked, on the HTTPS port (None: the insecure port or the server itself)."""
 
 
 class RegistryView(Protocol):

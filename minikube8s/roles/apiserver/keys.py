@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from ...auth.authz import Caller
     from .registry import Registry
     from .watch import WatchHubs
 
@@ -32,3 +33,5 @@ REGISTRY: web.AppKey[Registry] = web.AppKey("minikube8s.registry")
 HUBS: web.AppKey[WatchHubs] = web.AppKey("minikube8s.watch_hubs")
 SETTINGS: web.AppKey[Settings] = web.AppKey("minikube8s.settings", Settings)
 READY: web.AppKey[asyncio.Event] = web.AppKey("minikube8s.ready", asyncio.Event)
+CALLER: web.RequestKey[Caller] = web.RequestKey("minikube8s.caller")
+"""Set by secure.py on requests that came over the HTTPS port (not for the admin)."""

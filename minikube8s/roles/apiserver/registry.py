@@ -27,7 +27,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...api import errors, selectors
 from ...api.resources import Resource
@@ -36,6 +36,9 @@ from . import machinery, params, rules
 from .cacher import WAIT_TIMEOUT, Cached, Cacher, Encoded, Stale, decode_kv, encode_for_store
 from .interfaces import AdmissionPlugin, Attributes, DefaultStrategy, Operation, Strategy
 from .params import CONTINUE_EXPIRED, decode_continue, encode_continue
+
+if TYPE_CHECKING:
+    from ...auth.authz import Caller
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,8 @@ class WriteOptions:
     dry_run: bool = False
     subresource: str = ""
     warnings: list[str] = field(default_factory=list)
+    caller: Caller | None = None
+    """The authenticated requester (HTTPS port), for NodeRestriction; None: trusted."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -334,7 +339,8 @@ class Registry:
             machinery.validate(obj)
             if opts.admit:
                 attrs = Attributes(Operation.CREATE, res, str(md.get("namespace") or ""), name,
-                                   obj=obj, dry_run=opts.dry_run, warnings=opts.warnings)
+                                   obj=obj, dry_run=opts.dry_run, warnings=opts.warnings,
+                                   caller=opts.caller)
                 await self._admit(attrs)
             rules.drop_empty_metadata(obj)
             if opts.dry_run:
@@ -489,7 +495,7 @@ class Registry:
         if opts.admit:
             attrs = Attributes(Operation.UPDATE, res, namespace, name, obj=obj, old=old,
                                subresource=opts.subresource, dry_run=opts.dry_run,
-                               warnings=opts.warnings)
+                               warnings=opts.warnings, caller=opts.caller)
             await self._admit(attrs)
         rules.drop_empty_metadata(obj)
         _md(obj)["resourceVersion"] = str(kv.mod_revision)
@@ -566,7 +572,8 @@ class Registry:
             rules.check_preconditions(res, obj, preconditions)
             if opts.admit and not admitted:
                 await self._admit(Attributes(Operation.DELETE, res, namespace, name, old=obj,
-                                             dry_run=opts.dry_run, warnings=opts.warnings))
+                                             dry_run=opts.dry_run, warnings=opts.warnings,
+                                             caller=opts.caller))
                 admitted = True
             grace = rules.grace_period(res, obj, grace_period)
             # Orphan/Foreground propagation: a finalizer for the garbage collector (rules.py).
