@@ -188,9 +188,10 @@ def test_env_names_every_flag(captured: list[NodeConfig], tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(("ip", "role", "server", "bind"), [
-    ("192.168.0.10", Role.AI, "", "0.0.0.0"),
-    ("192.168.0.11", Role.I, "http://192.168.0.10:8080", "127.0.0.1"),
-    ("192.168.0.12", Role.I, "http://192.168.0.10:8080", "127.0.0.1"),
+    # the master's insecure port stays on loopback; minions join its HTTPS port
+    ("192.168.0.10", Role.AI, "", "127.0.0.1"),
+    ("192.168.0.11", Role.I, "https://192.168.0.10:6443", "127.0.0.1"),
+    ("192.168.0.12", Role.I, "https://192.168.0.10:6443", "127.0.0.1"),
 ])
 def test_seed_file_places_each_node(captured: list[NodeConfig], ip: str, role: Role,
                                     server: str, bind: str) -> None:
@@ -200,6 +201,17 @@ def test_seed_file_places_each_node(captured: list[NodeConfig], ip: str, role: R
     assert (cfg.role, cfg.server, cfg.node_ip, cfg.node_name, cfg.insecure_bind_address) == (
         role, server, ip, ip, bind)
     assert cfg.portal_net == "192.168.3.0/24"
+
+
+def test_join_token_flag_and_env(captured: list[NodeConfig]) -> None:
+    token = "K10" + "ab" * 32 + "::server:s3cret"
+    res = run(["--config", str(SEED), "--node-ip", "192.168.0.11"],
+              {"MINIKUBE8S_TOKEN": token})
+    assert res.exit_code == 0, res.output
+    assert (captured[0].server, captured[0].token) == ("https://192.168.0.10:6443", token)
+    res = run(["--role", "i", "--server", "https://h:6443", "--token", "t2"])
+    assert res.exit_code == 0, res.output
+    assert captured[1].token == "t2"
 
 
 def test_explicit_role_and_server_win_over_the_file(captured: list[NodeConfig]) -> None:
