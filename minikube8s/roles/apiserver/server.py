@@ -23,7 +23,7 @@ from .admission import build_chain
 from .app import build_app
 from .bootstrap import ensure_defaults
 from .interfaces import Strategy
-from .keys import Settings
+from .keys import HUBS, Settings
 from .registry import Registry
 from .services import ServiceStrategy
 
@@ -61,6 +61,7 @@ class ApiServer:
         self.registry = Registry(backend, admission=build_chain(cfg.admission_control),
                                  strategies=strategies)
         self.app = build_app(self.registry, ready=ready, settings=settings)
+        self.app.on_shutdown.append(self._end_watches)
         self._runner: web.AppRunner | None = None
         self.host = cfg.insecure_bind_address
         self.port = cfg.insecure_port
@@ -107,6 +108,14 @@ class ApiServer:
         host = self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
         await ensure_defaults(self.registry, api_host=host, api_port=self.port,
                               portal_net=self.cfg.portal_net)
+
+    @staticmethod
+    async def _end_watches(app: web.Application) -> None:
+        # aiohttp runs this after the listener closed and before it waits (shutdown_timeout)
+        # for handlers to finish: closing the hubs ends every open watch stream cleanly, so
+        # clients see the end of a response and re-watch from their last resourceVersion at
+        # once, instead of the stop waiting out the timeout and cutting them mid-stream.
+        await app[HUBS].close()
 
     async def stop(self) -> None:
         self.ready.clear()
