@@ -66,6 +66,7 @@ bench: sysdeps-test venv
 	$(BIN)/python bench/docker_pods.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/proxy.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -38,6 +38,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -50,6 +51,17 @@ EXPECTED = {"get": {200}, "list": {200}, "create": {201}, "update": {200, 409},
 """The statuses each verb may answer in this load; anything else is a problem."""
 MIX = (("get", 30), ("list", 10), ("create", 15), ("increment", 30), ("delete", 15))
 Object = dict[str, Any]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def server_args() -> list[str]:
+    """Flags for the API server under load: ``--role a`` with the scheduler and controllers
+    off (the API alone), and the secure port off where this build has one (the load speaks
+    plain HTTP on loopback, and test servers run side by side)."""
+    args = ["--disable", "scheduler,controllers"]
+    if "--secure-port" in (ROOT / "minikube8s" / "__main__.py").read_text():
+        args += ["--secure-port", "0"]
+    return args
 
 
 @dataclass

@@ -18,27 +18,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.fixtures.apiserver import ApiServerProcess
-from tests.load.mixed import LoadConfig, run_load
+from tests.load.mixed import LoadConfig, run_load, server_args
 
 DURATION = float(os.environ.get("MK8S_LOAD_SECONDS", "60"))
 CLIENTS = int(os.environ.get("MK8S_LOAD_CLIENTS", "200"))
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(DURATION + 120)]
-
-
-def server_args() -> list[str]:
-    """The API alone; with the secure port off where this build has one (the test speaks
-    plain HTTP on loopback, and many servers run side by side)."""
-    args = ["--disable", "scheduler,controllers"]
-    if "--secure-port" in (ROOT / "minikube8s" / "__main__.py").read_text():
-        args += ["--secure-port", "0"]
-    return args
 
 
 @pytest.fixture(scope="module")
