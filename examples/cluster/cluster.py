@@ -9,11 +9,13 @@
                                 and .cluster/
     cluster.py status           what exists now
 
-Everything runs inside those namespaces; the host reaches only the API, through a veth pair
-10.251.0.1 <-> 10.251.0.2 (both ends on this machine). The work is done by
-tests/fixtures/netcluster.py (the same harness the network tests use); this script only gives
-it a fixed name, state directory (.cluster/) and processes that outlive the script. Needs
-root, dockerd, and the venv (``make venv``).
+Everything runs inside those namespaces; the host reaches only the API, over HTTPS
+(https://10.251.0.2:6443, node 1's certificate names that address) through a veth pair
+10.251.0.1 <-> 10.251.0.2 (both ends on this machine). Nodes 2..N join node 1 with the join
+token it wrote (.cluster/node1/node/token); .cluster/kubeconfig holds its CA and admin
+token. The work is done by tests/fixtures/netcluster.py (the same harness the network tests
+use); this script only gives it a fixed name, state directory (.cluster/) and processes that
+outlive the script. Needs root, dockerd, and the venv (``make venv``).
 
     kubectl --kubeconfig .cluster/kubeconfig get nodes
     KUBECONFIG=.cluster/kubeconfig .venv/bin/minikube8s get nodes
@@ -24,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +49,7 @@ def existing_size() -> int:
 
 
 def answering(c: NetCluster) -> bool:
-    try:
-        with urllib.request.urlopen(f"{c.url}/readyz", timeout=2) as r:
-            return r.status == 200
-    except (OSError, urllib.error.URLError):
-        return False
+    return c.answering()
 
 
 def up(size: int) -> int:
