@@ -37,6 +37,10 @@ def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:
     return v
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _dicts(value: Any) -> list[dict[str, Any]]:
     """The dict items of a list field; malformed items are left for validation to report."""
     return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
@@ -232,11 +236,12 @@ def _limit_range(obj: Object) -> None:
             continue
         default = _dict(item, "default")
         default_request = _dict(item, "defaultRequest")
-        for k, v in (item.get("max") or {}).items():
+        # A wrong-typed max or min is left for validation to report.
+        for k, v in _mapping(item.get("max")).items():
             default.setdefault(k, v)
         for k, v in default.items():
             default_request.setdefault(k, v)
-        for k, v in (item.get("min") or {}).items():
+        for k, v in _mapping(item.get("min")).items():
             default_request.setdefault(k, v)
 
 

@@ -34,16 +34,35 @@ PATCH_TYPES = (MERGE_PATCH, JSON_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
 # -- responses --------------------------------------------------------------------------------
 
 
+# The apiserver's warning recorder limits (apiserver/pkg/endpoints/filters/warning.go): a
+# warning quotes user input (unknown field names), which must not make the headers huge.
+WARNING_ITEM_RUNES = 256
+WARNING_TOTAL_RUNES = 4 * 1024
+_CONTROL = {c: f"\\u{c:04x}" for c in (*range(0x20), 0x7F)}
+
+
 def _warning_value(text: str) -> str:
+    if len(text) > WARNING_ITEM_RUNES:
+        text = text[:WARNING_ITEM_RUNES] + "..."
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'299 - "{escaped}"'
+    # A CR or LF in a header is refused by aiohttp (header injection): the answer would fail.
+    return f'299 - "{escaped.translate(_CONTROL)}"'
+
+
+def add_warnings(resp: web.StreamResponse, warnings: list[str] | None) -> None:
+    total = 0
+    for w in dict.fromkeys(warnings or []):
+        value = _warning_value(w)
+        total += len(value)
+        if total > WARNING_TOTAL_RUNES:
+            break
+        resp.headers.add("Warning", value)
 
 
 def json_response(body: Any, *, status: int = 200, warnings: list[str] | None = None,
                   ) -> web.Response:
     resp = web.json_response(body, status=status, dumps=_dumps)
-    for w in dict.fromkeys(warnings or []):
-        resp.headers.add("Warning", _warning_value(w))
+    add_warnings(resp, warnings)
     return resp
 
 
@@ -87,8 +106,7 @@ def render_cached(request: web.Request, target: Target, entry: Cached, *,
                   status: int = 200, warnings: list[str] | None = None) -> web.Response:
     if plain_json(request, target):
         resp = raw_json(entry.body, status=status)
-        for w in dict.fromkeys(warnings or []):
-            resp.headers.add("Warning", _warning_value(w))
+        add_warnings(resp, warnings)
         return resp
     return render_object(request, target, entry.decode(), status=status, warnings=warnings)
 
@@ -152,6 +170,7 @@ def check_body(target: Target, body: Object, *, mode: str) -> tuple[Object, list
         raise errors.BadRequest(
             f"the kind in the data ({kind}) does not match the expected kind ({res.kind})")
     body["apiVersion"], body["kind"] = api_version, kind
+    body["metadata"] = object_meta(target, body)
     warnings: list[str] = []
     if not res.group and target.version != "v1":
         body, conv_warnings = machinery.to_v1(body)
@@ -166,6 +185,32 @@ def check_body(target: Target, body: Object, *, mode: str) -> tuple[Object, list
                     f"{res.kind}: strict decoding error: " + ", ".join(texts))
             warnings.extend(texts)
     return body, warnings
+
+
+def object_meta(target: Target, body: Object) -> Object:
+    """``body.metadata`` as a dict: absent or null is an empty ObjectMeta, as Go decodes it;
+    a number, string or list is Kubernetes' 400 decoding error."""
+    md = body.get("metadata")
+    if md is None:
+        return {}
+    if not isinstance(md, dict):
+        kind = target.resource.kind
+        raise errors.BadRequest(
+            f'{kind} in version "{target.version}" cannot be handled as a {kind}: json: '
+            f"cannot unmarshal {go_type(md)} into Go struct field {kind}.metadata of type "
+            "v1.ObjectMeta")
+    return md
+
+
+def go_type(v: Any) -> str:
+    """How encoding/json names a JSON value's type in its unmarshal errors."""
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int | float):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    return "array" if isinstance(v, list) else "object"
 
 
 def check_namespace(target: Target, obj: Object) -> None:
@@ -294,7 +339,7 @@ async def patch(request: web.Request, target: Target) -> web.Response:
         patched = _apply_patch(ctype, copy.deepcopy(base), patch_body, kind=res.kind)
         if not isinstance(patched, dict):
             raise errors.BadRequest("the patched object is not a JSON object")
-        md = patched.get("metadata") or {}
+        md = object_meta(target, patched)
         if md.get("resourceVersion") and str(md["resourceVersion"]) != rv:
             raise errors.Conflict.of(res.name, target.name, group=res.group)
         if md.get("name") and md["name"] != target.name:

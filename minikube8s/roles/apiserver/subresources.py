@@ -32,17 +32,49 @@ PODS = _pods
 # -- binding ----------------------------------------------------------------------------------
 
 
+def _cannot_decode(kind: str, field: str, value: Any, go: str) -> errors.BadRequest:
+    """Kubernetes' 400 for a body whose field has the wrong JSON type."""
+    return errors.BadRequest(
+        f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal '
+        f"{handlers.go_type(value)} into Go struct field {kind}.{field} of type {go}")
+
+
+def _struct(obj: Object, key: str, *, kind: str, go: str) -> Object:
+    """``obj[key]`` as an object (absent or null: empty), or the decoding 400."""
+    v = obj.get(key)
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise _cannot_decode(kind, key, v, go)
+    return v
+
+
+def _string(obj: Object, key: str, *, kind: str, path: str) -> str:
+    v = obj.get(key)
+    if v is None:
+        return ""
+    if not isinstance(v, str):
+        raise _cannot_decode(kind, path, v, "string")
+    return v
+
+
 async def bind(request: web.Request, target: Target, pod_name: str = "") -> web.Response:
     """POST pods/NAME/binding, or POST bindings with the pod's name in metadata.name."""
     body = await params.read_object(request)
-    pod_name = pod_name or str((body.get("metadata") or {}).get("name") or "")
+    meta = _struct(body, "metadata", kind="Binding", go="v1.ObjectMeta")
+    pod_name = pod_name or _string(meta, "name", kind="Binding", path="metadata.name")
     if not pod_name:
         raise errors.Invalid.of("Binding", "", [errors.required("metadata.name")])
-    target_ref = body.get("target") or {}
-    node = str(target_ref.get("name") or "")
+    target_ref = _struct(body, "target", kind="Binding", go="v1.ObjectReference")
+    node = _string(target_ref, "name", kind="Binding", path="target.name")
     if not node:
         raise errors.Invalid.of("Binding", pod_name, [errors.required("target.name")])
-    kind = target_ref.get("kind") or "Node"
+    ann = _struct(meta, "annotations", kind="Binding", go="map[string]string")
+    if not all(isinstance(v, str) for v in ann.values()):
+        raise _cannot_decode("Binding", "metadata.annotations",
+                             next(v for v in ann.values() if not isinstance(v, str)),
+                             "string")
+    kind = _string(target_ref, "kind", kind="Binding", path="target.kind") or "Node"
     if kind not in ("Node", "Minion"):
         raise errors.Invalid.of("Binding", pod_name, [errors.not_supported(
             "target.kind", kind, ["Node"])])
@@ -62,14 +94,13 @@ async def bind(request: web.Request, target: Target, pod_name: str = "") -> web.
                 f'Operation cannot be fulfilled on pods/binding "{pod_name}": pod '
                 f'{pod_name} is already assigned to node "{spec["nodeName"]}"',
                 kind="pods/binding", name=pod_name)
-        uid = (body.get("metadata") or {}).get("uid")
+        uid = meta.get("uid")
         if uid and uid != md.get("uid"):
             raise errors.Conflict(
                 f'Operation cannot be fulfilled on pods/binding "{pod_name}": the UID in '
                 f"the binding ({uid}) does not match the pod's ({md.get('uid')})",
                 kind="pods/binding", name=pod_name)
         spec["nodeName"] = node
-        ann = (body.get("metadata") or {}).get("annotations") or {}
         if ann:
             md.setdefault("annotations", {}).update(ann)
         status = pod.setdefault("status", {})
@@ -108,7 +139,7 @@ def to_scale(rc: Object) -> Object:
 def _scale_replicas(scale: Any, name: str) -> int:
     if not isinstance(scale, dict):
         raise errors.BadRequest("the body must be a Scale object")
-    replicas = (scale.get("spec") or {}).get("replicas", 0)
+    replicas = _struct(scale, "spec", kind="Scale", go="v1.ScaleSpec").get("replicas", 0)
     if not isinstance(replicas, int) or isinstance(replicas, bool):
         raise errors.Invalid.of("Scale", name, [errors.invalid(
             "spec.replicas", replicas, "must be an integer")], group="autoscaling")
@@ -127,7 +158,8 @@ async def scale(request: web.Request, target: Target) -> web.Response:
     if request.method == "PUT":
         body = await params.read_object(request)
         replicas = _scale_replicas(body, name)
-        want_rv = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        want_rv = str(_struct(body, "metadata", kind="Scale", go="v1.ObjectMeta").get(
+            "resourceVersion") or "")
 
         async def put(rc: Object) -> Object:
             if want_rv and want_rv != rc["metadata"].get("resourceVersion"):
@@ -148,7 +180,10 @@ async def scale(request: web.Request, target: Target) -> web.Response:
             current = to_scale(rc)
             patched = handlers._apply_patch(ctype, copy.deepcopy(current), patch_body,
                                             kind="Scale")
-            rv = (patched.get("metadata") or {}).get("resourceVersion")
+            if not isinstance(patched, dict):
+                raise errors.BadRequest("the patched object is not a JSON object")
+            rv = _struct(patched, "metadata", kind="Scale", go="v1.ObjectMeta").get(
+                "resourceVersion")
             if rv and str(rv) != current["metadata"].get("resourceVersion"):
                 raise errors.Conflict.of(res.name, name, group=res.group)
             rc.setdefault("spec", {})["replicas"] = _scale_replicas(patched, name)
@@ -179,9 +214,9 @@ async def evict(request: web.Request, target: Target) -> web.Response:
     """POST pods/NAME/eviction (kubectl drain): a graceful delete. There are no
     PodDisruptionBudgets to consult yet, so every eviction is allowed."""
     body = await params.read_object(request)
-    opts = body.get("deleteOptions") or {}
+    opts = _struct(body, "deleteOptions", kind="Eviction", go="v1.DeleteOptions")
     grace = opts.get("gracePeriodSeconds")
-    if grace is not None and not isinstance(grace, int):
+    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
         raise errors.BadRequest("deleteOptions.gracePeriodSeconds must be an integer")
     await request.app[REGISTRY].delete_object(
         target.resource, target.namespace, target.name, grace_period=grace,
