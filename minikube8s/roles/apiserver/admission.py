@@ -1,5 +1,6 @@
 """The admission chain named by --admission-control, in the seed's order:
-NamespaceLifecycle, NamespaceAutoProvision, LimitRanger, ResourceQuota.
+NamespaceLifecycle, NamespaceAutoProvision, LimitRanger, ResourceQuota; every chain starts
+with podsecurity.py's privileged-pod policy (--allow-privileged), whatever the flag lists.
 
 The registry (registry.py) runs every plugin of ``build_chain(...)`` on each write after
 defaulting, the strategy and validation, and before the store write (interfaces.py describes
@@ -403,8 +404,10 @@ def plugin_names() -> list[str]:
     return list(_PLUGINS)
 
 
-def build_chain(names: str) -> list[AdmissionPlugin]:
-    """Plugins for a comma-separated --admission-control value, in its order."""
+def build_chain(names: str, *, allow_privileged: bool = False) -> list[AdmissionPlugin]:
+    """Plugins for a comma-separated --admission-control value, in its order, after the
+    privileged-pod policy (podsecurity.py), which every chain starts with: a security check
+    must not depend on a flag that lists the other plugins."""
     wanted = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in _PLUGINS]
     if unknown:
@@ -415,7 +418,9 @@ def build_chain(names: str) -> list[AdmissionPlugin]:
     if dupes:
         raise ValueError(f"admission plugin(s) listed twice: {', '.join(dupes)}")
     auto = "NamespaceAutoProvision" in wanted
-    chain: list[AdmissionPlugin] = []
+    from .podsecurity import PrivilegedPolicy  # it builds on this module's forbidden()
+
+    chain: list[AdmissionPlugin] = [PrivilegedPolicy(allow_privileged=allow_privileged)]
     for n in wanted:
         plugin = _PLUGINS[n]()
         if isinstance(plugin, NamespaceLifecycle) and plugin.name == "NamespaceLifecycle":

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from ...api import errors
+from ...api import decoding, errors
 from ...api.resources import ALL, Resource
 
 MAX_BODY = 3 * 1024 * 1024
@@ -250,15 +250,19 @@ def decode(body: bytes, ctype: str) -> Any:
         raise errors.BadRequest("the body of the request was in an unknown format - "
                                 "accepted media types include: application/json, "
                                 "application/yaml")
+    # api/decoding.py bounds what a hostile body costs (aliases, depth, node count, numbers
+    # JSON cannot hold) and raises DecodeError for it.
     if ctype in _YAML_TYPES:
         try:
-            return yaml.safe_load(body)
+            return decoding.loads_yaml(body)
         except yaml.YAMLError as e:
             raise errors.BadRequest(f"error converting YAML to JSON: {e}") from e
+        except decoding.DecodeError as e:
+            raise errors.BadRequest(str(e)) from e
     if ctype in _JSON_TYPES or ctype.endswith("+json"):
         try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as e:
+            return decoding.loads_json(body)
+        except decoding.DecodeError as e:
             raise errors.BadRequest(
                 f"couldn't get version/kind; json parse error: {e}") from e
     if ctype == "application/vnd.kubernetes.protobuf":

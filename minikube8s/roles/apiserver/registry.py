@@ -347,6 +347,7 @@ class Registry:
                 raise _DryRun()
             key = res.store_key(str(md.get("namespace") or ""), name)
             encoded = encode_for_store(obj)
+            rules.check_size(res, name, encoded.value)
             try:
                 with self._writing(key, encoded):
                     kv = await self.store.create(key, encoded.value)
@@ -514,6 +515,7 @@ class Registry:
                      retryable: bool) -> Object:
         name = str(_md(obj).get("name") or "")
         encoded = encode_for_store(obj)
+        rules.check_size(res, name, encoded.value)
         try:
             with self._writing(kv.key, encoded):
                 new_kv = await self.store.update(kv.key, encoded.value,

@@ -24,6 +24,23 @@ Object = dict[str, Any]
 CREATE_ON_UPDATE = frozenset({"endpoints", "events", "limitranges"})
 
 
+MAX_OBJECT_SIZE = 3 * 512 * 1024
+"""The largest stored object, in bytes of its JSON: etcd's default request limit (1.5 MiB),
+kept for every backend so a cluster does not change behaviour with its store, and so no
+object is larger than a watch event or list page can carry comfortably."""
+
+
+def check_size(res: Resource, name: str, value: bytes) -> None:
+    """413 RequestEntityTooLarge for an object over MAX_OBJECT_SIZE once encoded: a 3 MiB
+    body, a patch that grows an object, or a YAML body whose aliases expand, can each get
+    there."""
+    if len(value) > MAX_OBJECT_SIZE:
+        raise errors.RequestEntityTooLarge(
+            f"Request entity too large: {res.name} \"{name}\" is {len(value)} bytes once "
+            f"encoded; the limit is {MAX_OBJECT_SIZE}", kind=res.name, name=name,
+            group=res.group)
+
+
 def now_plus(seconds: int) -> str:
     return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -58,7 +58,9 @@ class ApiServer:
         self.supervisor = supervisor
         strategies: dict[str, Strategy] = {
             "services": ServiceStrategy(cfg.portal_net, store=backend)}
-        self.registry = Registry(backend, admission=build_chain(cfg.admission_control),
+        self.registry = Registry(backend, admission=build_chain(
+                                     cfg.admission_control,
+                                     allow_privileged=cfg.allow_privileged),
                                  strategies=strategies)
         self.app = build_app(self.registry, ready=ready, settings=settings)
         self.app.on_shutdown.append(self._end_watches)

@@ -102,11 +102,12 @@ def quota(name: str, **hard: str) -> dict[str, Any]:
 
 def test_build_chain() -> None:
     chain = build_chain(DEFAULT_ADMISSION)
-    assert [p.name for p in chain] == ["NamespaceLifecycle", "NamespaceAutoProvision",
-                                       "LimitRanger", "ResourceQuota"]
-    assert build_chain("") == []
+    # the privileged-pod policy (podsecurity.py) starts every chain, whatever the flag lists
+    assert [p.name for p in chain] == ["PrivilegedPolicy", "NamespaceLifecycle",
+                                       "NamespaceAutoProvision", "LimitRanger", "ResourceQuota"]
+    assert [p.name for p in build_chain("")] == ["PrivilegedPolicy"]
     assert [p.name for p in build_chain(" AlwaysAdmit , NamespaceExists")] == [
-        "AlwaysAdmit", "NamespaceExists"]
+        "PrivilegedPolicy", "AlwaysAdmit", "NamespaceExists"]
     with pytest.raises(ValueError, match=r"unknown admission plugin.*Bogus"):
         build_chain("NamespaceLifecycle,Bogus")
     with pytest.raises(ValueError, match="twice"):
