@@ -4,7 +4,8 @@ server.py closes the watch hubs in aiohttp's on_shutdown (after the listener clo
 handlers are waited for), so a watcher sees the end of its response and re-watches from its
 last resourceVersion as soon as the server is back, rather than the stop waiting out the
 shutdown timeout and cutting the stream mid-chunk. tests/faults/test_watch_resume.py relies
-on it for the SIGTERM restart under 100 watches.
+on it for the SIGTERM restart under 100 watches. A watch arriving once the hubs are closed
+is refused with 503 and Retry-After (watch.py subscribes before the 200 goes out).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import time
 
 import aiohttp
 
-from tests.fixtures.apiserver import start_in_process
+from minikube8s.roles.apiserver.keys import HUBS
+from tests.fixtures.apiserver import InProcessApi, start_in_process
 
 
 async def test_stop_ends_open_watches_cleanly() -> None:
@@ -48,3 +50,15 @@ async def test_stop_ends_open_watches_cleanly() -> None:
         await inproc.http.close()
         await ts.close()
         await inproc.server.registry.store.close()
+
+
+async def test_watch_during_shutdown_is_refused_with_503(api: InProcessApi) -> None:
+    """A watch that arrives once the hubs are closed (the server is stopping) gets a 503
+    Status with Retry-After before any stream starts, not a 200 carrying an ERROR event."""
+    await api.http.app[HUBS].close()
+    resp = await api.http.get("/api/v1/pods", params={"watch": "1", "resourceVersion": "1"})
+    assert resp.status == 503
+    assert resp.headers["Retry-After"] == "1"
+    status = await resp.json()
+    assert status["kind"] == "Status" and status["reason"] == "ServiceUnavailable"
+    assert status["details"]["retryAfterSeconds"] == 1

@@ -282,6 +282,19 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
     else:
         start = params.parse_int(rv, param="resourceVersion", minimum=0) or 0
 
+    hubs = request.app[HUBS]
+    # Subscribed before the 200 goes out: a server shutting down (hubs closed) then answers
+    # 503 with Retry-After, which clients retry, instead of a 200 whose stream carries an
+    # InternalError event.
+    try:
+        events: AsyncIterator[store.Event] = hubs.subscribe(target.resource, start,
+                                                            index=flt.index)
+    except store.Unavailable as e:
+        raise errors.ServiceUnavailable(str(e), retry_after=1) from e
+    except errors.ServiceUnavailable as e:
+        e.retry_after = e.retry_after or 1
+        raise
+
     resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
     resp.enable_chunked_encoding()
     await resp.prepare(request)
@@ -292,9 +305,6 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
     last = start
     busy = False
 
-    hubs = request.app[HUBS]
-    events: AsyncIterator[store.Event] | None = None
-
     def bookmark_revision() -> int:
         # An indexed watcher is not offered other nodes' events, so its own last event can
         # be far behind: once it has sent all it was offered, the hub's revision is safe.
@@ -304,8 +314,7 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
         return max(last, caught_up() or 0)
 
     async def pump() -> None:
-        nonlocal last, busy, events
-        events = hubs.subscribe(target.resource, start, index=flt.index)
+        nonlocal last, busy
         try:
             async for ev in events:
                 busy = True
