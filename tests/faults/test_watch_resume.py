@@ -35,6 +35,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from minikube8s.roles.apiserver.keys import BOOKMARK_INTERVAL_ENV
 from minikube8s.store import open_store
 from minikube8s.store.base import Event, EventType
 from tests.fixtures.apiserver import ApiServerProcess
@@ -44,7 +45,7 @@ NAMESPACES = ("w0", "w1", "w2", "w3")
 NAMES_PER_NAMESPACE = 12  # names are reused: created, relabelled, deleted, created again
 WATCHERS = 100
 WRITERS = 4
-PHASE = 2.5  # seconds of writes before each restart and after the last one
+PHASE = 2.0  # seconds of writes before each restart and after the last one
 
 Labels = dict[str, str]
 Seen = tuple[str, str, int]  # (ADDED|MODIFIED|DELETED, namespace/name, resourceVersion)
@@ -59,6 +60,9 @@ class Spec:
     predicate: Callable[[Labels], bool]
     name: str = ""  # a metadata.name field selector
     bookmarks: bool = False
+    timeout: int = 0
+    """timeoutSeconds: the server ends the watch, the client re-watches from its last
+    revision on the same server (resumption from the hub's buffer, not after a restart)."""
 
     def path(self) -> str:
         scope = f"/namespaces/{self.namespace}" if self.namespace else ""
@@ -72,6 +76,8 @@ class Spec:
             p["fieldSelector"] = f"metadata.name={self.name}"
         if self.bookmarks:
             p["allowWatchBookmarks"] = "true"
+        if self.timeout:
+            p["timeoutSeconds"] = str(self.timeout)
         return p
 
     def selects(self, key: str, labels: Labels) -> bool:
@@ -102,7 +108,8 @@ def make_specs(rng: random.Random) -> list[Spec]:
         if i % 10 == 7:  # the indexed path: a watch of one name, as kubectl get pod X -w
             ns = NAMESPACES[i % len(NAMESPACES)]
             name = f"p{rng.randrange(NAMES_PER_NAMESPACE)}"
-        specs.append(Spec(ns, sel, pred, name=name, bookmarks=i % 2 == 1))
+        specs.append(Spec(ns, sel, pred, name=name, bookmarks=i % 2 == 1,
+                          timeout=1 + (i // 3) % 2 if i % 3 == 2 else 0))
     return specs
 
 
@@ -121,6 +128,7 @@ class Watcher:
     errors: list[str] = field(default_factory=list)
     connects: int = 0
     bookmarks: int = 0
+    refused: int = 0
     last_activity: float = 0.0
     connected: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -133,6 +141,11 @@ class Watcher:
             try:
                 async with session.get(base + self.spec.path(),
                                        params=self.spec.params(self.rv)) as resp:
+                    if resp.status == 503:  # the server is stopping: retry (Retry-After)
+                        self.refused += 1
+                        await resp.read()
+                        await asyncio.sleep(0.1)
+                        continue
                     if resp.status != 200:
                         self.errors.append(f"HTTP {resp.status} at {self.rv}: "
                                            f"{(await resp.text())[:200]}")
@@ -150,7 +163,6 @@ class Watcher:
             delay = min(delay * 2, 0.8)
 
     def take(self, ev: dict[str, Any]) -> None:
-        self.last_activity = time.monotonic()
         etype = ev["type"]
         md = ev["object"].get("metadata", {})
         if etype == "ERROR":
@@ -161,6 +173,7 @@ class Watcher:
             self.bookmarks += 1
             self.rv = rv
             return
+        self.last_activity = time.monotonic()  # (not bookmarks: they never go quiet)
         self.seen.append((etype, f"{md['namespace']}/{md['name']}", rv))
         self.rv = rv
 
@@ -262,7 +275,11 @@ async def restart(server: ApiServerProcess, how: str) -> float:
     return time.monotonic() - t0
 
 
-async def watch_through_restarts(tmp_path: Path, *, store_url: str = "") -> None:
+async def watch_through_restarts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *,
+                                 store_url: str = "") -> None:
+    # Bookmarks every half second (30 s by default), so the watchers that allow them
+    # resume from bookmark revisions too.
+    monkeypatch.setenv(BOOKMARK_INTERVAL_ENV, "0.5")
     rng = random.Random()
     extra = ["--disable", "scheduler,controllers"]
     if store_url:
@@ -304,7 +321,7 @@ async def watch_through_restarts(tmp_path: Path, *, store_url: str = "") -> None
             stop.set()
             await asyncio.gather(*writers)
 
-            # Quiet: every watcher has had a second without anything new (10 s at most).
+            # Quiet: no watcher has had a new event for a second (10 s at most).
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 if max(w.last_activity for w in watchers) < time.monotonic() - 1.0:
@@ -324,9 +341,11 @@ async def watch_through_restarts(tmp_path: Path, *, store_url: str = "") -> None
               f"restarts {restarts} s, writes {dict(sorted(stats.items()))}; {WATCHERS} "
               f"watchers received {events} events and "
               f"{sum(w.bookmarks for w in watchers)} bookmarks over "
-              f"{sum(w.connects for w in watchers)} connections")
+              f"{sum(w.connects for w in watchers)} connections "
+              f"({sum(w.refused for w in watchers)} refused with 503 while stopping)")
         assert len(history) > 100
         assert all(w.connects >= 3 for w in watchers), "a watcher did not reconnect twice"
+        assert all(w.bookmarks for w in watchers if w.spec.bookmarks), "a bookmark missing"
         bad = []
         for i, w in enumerate(watchers):
             want = expected_for(w.spec, history)
@@ -340,15 +359,16 @@ async def watch_through_restarts(tmp_path: Path, *, store_url: str = "") -> None
         server.kill()
 
 
-async def test_watches_resume_across_restarts_sqlite(tmp_path: Path) -> None:
-    await watch_through_restarts(tmp_path)
+async def test_watches_resume_across_restarts_sqlite(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    await watch_through_restarts(tmp_path, monkeypatch)
 
 
-@pytest.mark.parametrize("store", ["etcd"])
-async def test_watches_resume_across_restarts_etcd(tmp_path: Path, store: str) -> None:
+async def test_watches_resume_across_restarts_etcd(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     etcd = EtcdProcess(tmp_path / "etcd")
     await asyncio.to_thread(etcd.start)
     try:
-        await watch_through_restarts(tmp_path, store_url=etcd.url)
+        await watch_through_restarts(tmp_path, monkeypatch, store_url=etcd.url)
     finally:
         await asyncio.to_thread(etcd.stop)

@@ -8,7 +8,8 @@ A separate module so handlers, watch and subresources need not import app.py.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -19,10 +20,24 @@ if TYPE_CHECKING:
     from .watch import WatchHubs
 
 
+BOOKMARK_INTERVAL_ENV = "MINIKUBE8S_WATCH_BOOKMARK_INTERVAL"
+
+
+def _bookmark_interval() -> float:
+    # Not a flag (Kubernetes has none either): a tuning knob that lets tests of a real
+    # process see bookmarks within seconds (tests/faults/test_watch_resume.py).
+    try:
+        value = float(os.environ.get(BOOKMARK_INTERVAL_ENV, "") or 30.0)
+    except ValueError:
+        return 30.0
+    return value if value > 0 else 30.0
+
+
 @dataclass(slots=True)
 class Settings:
-    bookmark_interval: float = 30.0
-    """Seconds between BOOKMARK events on watches that allow them (Kubernetes: ~1 min)."""
+    bookmark_interval: float = field(default_factory=_bookmark_interval)
+    """Seconds between BOOKMARK events on watches that allow them (Kubernetes: ~1 min;
+    30 s here unless $MINIKUBE8S_WATCH_BOOKMARK_INTERVAL says otherwise)."""
     watch_queue_size: int = 1000
     """Events a watcher may fall behind by before it is cut off."""
     liveness_poll: float = 5.0
