@@ -52,7 +52,11 @@ class Manifest:
 
 def _yaml_error(source: str, e: yaml.YAMLError) -> CLIError:
     mark = getattr(e, "problem_mark", None)
-    problem = getattr(e, "problem", None) or str(e)
+    if isinstance(e, yaml.reader.ReaderError):
+        # PyYAML's text for a control character spans lines; this is go-yaml's.
+        problem = "control characters are not allowed"
+    else:
+        problem = " ".join((getattr(e, "problem", None) or str(e)).split())
     line = f"line {mark.line + 1}: " if mark is not None else ""
     # kubectl: error parsing F: error converting YAML to JSON: yaml: line N: <problem>
     return CLIError(f"error parsing {source}: error converting YAML to JSON: yaml: "
