@@ -246,7 +246,8 @@ def check(value: Any) -> Any:
             items: Iterator[tuple[Any, Any]] = iter(node.items())
         else:
             items = enumerate(node)
-        for key, child in list(items):
+        # (replacing a value while iterating is fine for both: no key is added or removed)
+        for key, child in items:
             if isinstance(child, (dict, list)):
                 stack.append((child, depth + 1))
             elif isinstance(child, (str, float, int)):

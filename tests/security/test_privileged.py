@@ -45,8 +45,8 @@ CASES: list[tuple[str, Object, str]] = [
     ("hostnetwork", pod("p5", hostNetwork=True), "host namespaces (hostNetwork=true)"),
     ("hostpid-hostipc", pod("p6", hostPID=True, hostIPC=True),
      "host namespaces (hostPID=true, hostIPC=true)"),
-    ("all", pod("p7", hostNetwork=True, volumes=HOST_PATH + [
-        {"name": "logs", "hostPath": {"path": "/var/log"}}],
+    ("all", pod("p7", hostNetwork=True, volumes=[
+        *HOST_PATH, {"name": "logs", "hostPath": {"path": "/var/log"}}],
         containers=[{"name": "c", "image": "nginx", **PRIV}]),
      'host namespaces (hostNetwork=true), hostPath volumes (volumes "data", "logs"), '
      'privileged (container "c" must not set securityContext.privileged=true)'),
