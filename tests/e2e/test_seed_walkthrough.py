@@ -1,6 +1,7 @@
 """The seed's whole walkthrough (issue 8's Tests) on its three-node cluster, through the
-bundled CLI (``python -m minikube8s <verb> -s URL``, run on the host against node 1's API
-over the harness's host link).
+bundled CLI (``python -m minikube8s <verb> --kubeconfig K``, run on the host against node 1's
+HTTPS API over the harness's host link, with its CA and admin token; nodes 2 and 3 joined
+node 1 with its join token).
 
 The cluster is tests/fixtures/netcluster.py's: three network-namespace nodes at
 192.168.0.10-12 with real Docker, node 1 ``--role ai``, nodes 2 and 3 ``--role i``, every node
@@ -167,8 +168,9 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[NetCluster]:
 # -- helpers ------------------------------------------------------------------------------------
 
 def cli(c: NetCluster, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """The bundled CLI on the host, against the cluster's API."""
-    res = subprocess.run([sys.executable, "-m", "minikube8s", *args, "-s", c.url],
+    """The bundled CLI on the host, against the cluster's API (https, CA + admin token)."""
+    res = subprocess.run([sys.executable, "-m", "minikube8s", *args, "--kubeconfig",
+                          str(c.kubeconfig)],
                          capture_output=True, text=True, timeout=60, cwd=ROOT)
     if check and res.returncode != 0:
         raise AssertionError(f"minikube8s {' '.join(args)} exited {res.returncode}:\n"

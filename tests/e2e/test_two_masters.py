@@ -9,8 +9,9 @@ so that two of them carry a control plane on one real etcd:
 - node 1 and node 2 run ``--role ai --store etcd://192.168.0.10:PORT``, both leader-elected with
   short lease timings; node 1 is started (and leads both Leases) before node 2 exists, so the
   leader is known, and the test still finds it from the Leases' holderIdentity;
-- node 3 runs ``--role i --server http://192.168.0.11:8080``: it talks to the control plane
-  that survives, so only the killed node's kubelet goes missing.
+- node 3 runs ``--role i --server https://192.168.0.11:6443`` with the cluster's join token:
+  it talks to the control plane that survives (which shares node 1's CA and tokens through
+  etcd), so only the killed node's kubelet goes missing.
 
 Steps (file order, shared cluster): run-container nginx with 6 replicas spread over the three
 nodes; expose rc as nginx-http, the portal answers from each node; the leader's minikube8s is
@@ -50,8 +51,8 @@ from tests.e2e.test_seed_walkthrough import (
 )
 from tests.fixtures.docker import missing_prerequisite, skip_or_fail
 from tests.fixtures.netcluster import (
-    API_PORT,
     NODE_IPS,
+    SECURE_PORT,
     ClusterNode,
     NetCluster,
     cluster_for_pid,
@@ -145,7 +146,8 @@ def wire(c: NetCluster) -> EtcdInNode:
     node2.role = "ai"
     for n in (node1, node2):
         n.extra_args = [*n.extra_args, "--store", etcd.url]
-    node3.extra_args = [*node3.extra_args, "--server", f"http://{node2.ip}:{API_PORT}"]
+    # the last --server wins; node 3's --token (node 1's join token) stays
+    node3.extra_args = [*node3.extra_args, "--server", f"https://{node2.ip}:{SECURE_PORT}"]
     start_node = node1.start_node
 
     def start_first(timeout: float = 60.0) -> None:
