@@ -259,11 +259,15 @@ def _container(c: Any, path: str, volumes: set[str], *, init: bool) -> list[Caus
         mname = d.get("name")
         if not mname:
             out.append(errors.required(f"{mp}.name", ""))
+        elif not isinstance(mname, str):  # a list would not even hash for the lookup
+            out.append(errors.invalid(f"{mp}.name", mname, "must be a string"))
         elif mname not in volumes:
             out.append(errors.not_found(f"{mp}.name", mname))
         mpath = d.get("mountPath")
         if not mpath:
             out.append(errors.required(f"{mp}.mountPath", ""))
+        elif not isinstance(mpath, str):
+            out.append(errors.invalid(f"{mp}.mountPath", mpath, "must be a string"))
         elif mpath in mount_paths:
             out.append(errors.invalid(f"{mp}.mountPath", mpath, "must be unique"))
         else:

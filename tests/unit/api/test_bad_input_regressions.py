@@ -82,3 +82,21 @@ def test_service_port_of_a_wrong_type_is_a_field_error(port: object) -> None:
         validate(obj, old=None)
     assert e.value.code == 422
     assert any(c.field == "spec.ports[0].port" for c in e.value.causes)
+
+
+@pytest.mark.parametrize("mount", [{"name": ["data"], "mountPath": "/d"},
+                                   {"name": "data", "mountPath": ["/d"]},
+                                   {"name": {"a": 1}, "mountPath": {"b": 2}}])
+def test_volume_mount_of_a_wrong_type_is_a_field_error(mount: dict[str, object]) -> None:
+    # The volume-name and mount-path lookups hashed the raw values: TypeError (a 500).
+    from minikube8s.api.defaults import apply_defaults
+    from minikube8s.api.validation import validate
+
+    obj = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "d"},
+           "spec": {"volumes": [{"name": "data", "emptyDir": {}}],
+                    "containers": [{"name": "c", "image": "i", "volumeMounts": [mount]}]}}
+    apply_defaults(obj)
+    with pytest.raises(errors.Invalid) as e:
+        validate(obj, old=None)
+    assert any(c.field.startswith("spec.containers[0].volumeMounts[0].")
+               and c.message.endswith("must be a string") for c in e.value.causes)
