@@ -138,7 +138,7 @@ def apiserver_main(args: argparse.Namespace) -> int:
 
     async def serve() -> None:
         cfg = NodeConfig(role=Role.A, data_dir=Path(args.data_dir), insecure_port=args.port,
-                         insecure_bind_address=HOST)
+                         insecure_bind_address=HOST, secure_port=-1)
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         store = await open_store(cfg.store_url)
         stop = asyncio.Event()

@@ -102,6 +102,7 @@ class Node:
         self.base = f"http://127.0.0.1:{self.port}"
         self.argv = [PY, "-m", "minikube8s", "--role", "ai", "--runtime", runtime,
                      "--data-dir", str(self.dir / "data"), "--insecure-port", str(self.port),
+                     "--secure-port", "0", "--bind-address", "127.0.0.1",
                      "--node-ip", "127.0.0.1", "--node-name", "bench-node",
                      "--kubelet-port", str(free_port()), "--disable", "proxy",
                      "--max-pods", str(max_pods), "--log-level", "WARNING"]

@@ -55,7 +55,18 @@ def node(
     insecure_port: int = typer.Option(8080, "--insecure-port", envvar=_env("insecure_port")),
     insecure_bind_address: str = typer.Option(
         "127.0.0.1", "--insecure-bind-address", envvar=_env("insecure_bind_address"),
-        help="Default 127.0.0.1; 0.0.0.0 when a --config cluster makes this node the master."),
+        help="The insecure port serves the whole API WITHOUT authentication: keep it on "
+             "loopback (a warning is logged otherwise)."),
+    secure_port: int = typer.Option(
+        6443, "--secure-port", envvar=_env("secure_port"),
+        help="HTTPS API port (bearer tokens; CA and tokens in --data-dir). 0: any free "
+             "port; -1: no HTTPS port."),
+    bind_address: str = typer.Option(
+        "0.0.0.0", "--bind-address", envvar=_env("bind_address"),
+        help="Address the HTTPS port listens on."),
+    tls_san: str = typer.Option(
+        "", "--tls-san", envvar=_env("tls_san"),
+        help="Comma-separated extra names/IPs for the API server's certificate."),
     server: str = typer.Option(
         "", "--server", "-s", envvar=_env("server"),
         help="API server a role-i node talks to (and the CLI verbs' default: -s URL get pods)."),
@@ -143,6 +154,8 @@ def node(
     cfg = NodeConfig(
         role=Role(p["role"]), data_dir=Path(p["data_dir"]), store=p["store"],
         insecure_port=p["insecure_port"], insecure_bind_address=p["insecure_bind_address"],
+        secure_port=p["secure_port"], bind_address=p["bind_address"],
+        tls_san=tuple(s.strip() for s in p["tls_san"].split(",") if s.strip()),
         server=p["server"], token=p["token"], node_ip=p["node_ip"], runtime=p["runtime"],
         docker_host=p["docker_host"], portal_net=p["portal_net"],
         flannel_net=p["flannel_net"], admission_control=p["admission_control"],
@@ -223,9 +236,8 @@ def _apply_config_file(ctx: typer.Context, path: Path) -> None:
     if not ctx.params["node_name"]:
         ctx.params["node_name"] = here.ip  # the seed's nodes are named by address
     role = Role(ctx.params["role"])
-    if role.control_plane and from_default("insecure_bind_address"):
-        # The other nodes reach the master by its address; loopback must keep working too.
-        ctx.params["insecure_bind_address"] = "0.0.0.0"
+    # The other nodes reach the master on its HTTPS port (--bind-address, every address by
+    # default); the insecure port stays where --insecure-bind-address puts it (loopback).
     if not role.control_plane and not ctx.params["server"]:
         ctx.params["server"] = f"http://{here.master_ip}:{ctx.params['insecure_port']}"
     log.info("config %s: this node is %s (role %s), master %s", path, here.ip,

@@ -41,6 +41,12 @@ class NodeConfig:
     """Store URL; empty means the embedded SQLite file inside data_dir."""
     insecure_port: int = 8080
     insecure_bind_address: str = "127.0.0.1"
+    secure_port: int = 6443
+    """The HTTPS API port (bearer tokens, docs/security.md); 0: any free port; -1: none."""
+    bind_address: str = "0.0.0.0"
+    """Where the HTTPS port listens."""
+    tls_san: tuple[str, ...] = ()
+    """Extra names and addresses for the serving certificate (--tls-san)."""
     server: str = ""
     token: str = ""
     """Role i: the cluster's join token (K10<sha256 of the CA>::server:<secret>, auth/join.py).

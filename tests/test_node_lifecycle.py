@@ -22,7 +22,8 @@ def start(tmp_path: Path, *extra: str, env: dict[str, str] | None = None,
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "minikube8s", "--role", "ai", "--data-dir", str(tmp_path / "d"),
-         "--insecure-port", str(port), "--runtime", "hollow", "--node-ip", "127.0.0.1",
+         "--insecure-port", str(port), "--secure-port", "0", "--bind-address", "127.0.0.1",
+         "--runtime", "hollow", "--node-ip", "127.0.0.1",
          "--node-name", "n1", "--kubelet-port", str(free_port()), "--disable", "proxy", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},

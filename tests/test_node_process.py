@@ -19,7 +19,8 @@ from tests.fixtures.etcd import free_port
 def start_node(data_dir: Path, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "minikube8s", "--role", "ai", "--data-dir", str(data_dir),
-         "--insecure-port", str(free_port()), "--runtime", "hollow",
+         "--insecure-port", str(free_port()), "--secure-port", "0",
+         "--bind-address", "127.0.0.1", "--runtime", "hollow",
          "--disable", "proxy", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

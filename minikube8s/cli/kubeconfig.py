@@ -14,6 +14,7 @@ kubectl resolves it.
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 ADMIN_FILE = "kubeconfig"
+READONLY_FILE = "kubeconfig-readonly"
 CONTEXT = "minikube8s"
 
 Object = dict[str, Any]
@@ -149,36 +151,58 @@ def load(paths: list[Path] | None = None) -> Kubeconfig:
     return merged
 
 
-def admin_document(server_url: str) -> Object:
-    """An admin kubeconfig for the insecure (loopback) port: no credentials are needed."""
+def admin_document(server_url: str, *, ca_pem: bytes | None = None, token: str = "",
+                   user: str = "admin") -> Object:
+    """A kubeconfig for ``server_url``: the HTTPS port with the cluster CA inline
+    (certificate-authority-data) and a bearer token, or the insecure (loopback) port with no
+    credentials at all."""
+    cluster: Object = {"server": server_url}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+    creds: Object = {"token": token} if token else {}
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": CONTEXT, "cluster": {"server": server_url}}],
-        "users": [{"name": "admin", "user": {}}],
+        "clusters": [{"name": CONTEXT, "cluster": cluster}],
+        "users": [{"name": user, "user": creds}],
         "contexts": [{"name": CONTEXT, "context": {
-            "cluster": CONTEXT, "user": "admin", "namespace": "default"}}],
+            "cluster": CONTEXT, "user": user, "namespace": "default"}}],
         "current-context": CONTEXT,
         "preferences": {},
     }
 
 
-def write_admin_kubeconfig(data_dir: Path, server_url: str) -> Path:
-    """Write ``DATA_DIR/kubeconfig`` naming ``server_url``; returns its path.
-
-    Written atomically (a reader never sees half a file) and readable by the owner only,
-    since later versions will put credentials in it.
-    """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    target = data_dir / ADMIN_FILE
-    text = yaml.safe_dump(admin_document(server_url), sort_keys=False)
-    fd, tmp = tempfile.mkstemp(prefix=".kubeconfig.", dir=data_dir)
+def _write_private(target: Path, text: str) -> None:
+    # Atomically (a reader never sees half a file) and readable by the owner only: the file
+    # holds a bearer token.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(text)
-        os.chmod(tmp, 0o600)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_admin_kubeconfig(data_dir: Path, server_url: str, *, ca_pem: bytes | None = None,
+                           token: str = "") -> Path:
+    """Write ``DATA_DIR/kubeconfig`` naming ``server_url`` (see admin_document); returns its
+    path."""
+    target = data_dir / ADMIN_FILE
+    _write_private(target, yaml.safe_dump(
+        admin_document(server_url, ca_pem=ca_pem, token=token), sort_keys=False))
+    return target
+
+
+def write_readonly_kubeconfig(data_dir: Path, server_url: str, *, ca_pem: bytes,
+                              token: str) -> Path:
+    """``DATA_DIR/kubeconfig-readonly``: the same cluster with the read-only token (user
+    ``readonly``: get, list and watch only)."""
+    target = data_dir / READONLY_FILE
+    _write_private(target, yaml.safe_dump(
+        admin_document(server_url, ca_pem=ca_pem, token=token, user="readonly"),
+        sort_keys=False))
     return target

@@ -54,13 +54,15 @@ def test_kubernetes_service_like_the_seed(core: client.CoreV1Api,
     assert k.metadata.labels == {"component": "apiserver", "provider": "kubernetes"}
     (port,) = k.spec.ports
     assert (port.name, port.port, port.protocol) == ("https", 443, "TCP")
-    assert port.target_port == apiserver.port
+    # The HTTPS port (issue 9): pods reaching the API through the portal get TLS and tokens,
+    # never the unauthenticated insecure port.
+    assert port.target_port == apiserver.secure_port
     ep = core.read_namespaced_endpoints("kubernetes", "default")
     (subset,) = ep.subsets
     assert [a.ip for a in subset.addresses] == ["127.0.0.1"]
-    assert [(p.name, p.port) for p in subset.ports] == [("https", apiserver.port)]
+    assert [(p.name, p.port) for p in subset.ports] == [("https", apiserver.secure_port)]
     names = {n.metadata.name for n in core.list_namespace().items}
-    assert {"default", "kube-system", "kube-public"} <= names
+    assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= names
 
 
 def test_concurrent_creates_get_unique_ips(core: client.CoreV1Api) -> None:

@@ -359,7 +359,8 @@ def test_node_writes_admin_kubeconfig(mk: Minikube8s, kubectl: Kubectl,
              env={"KUBECONFIG": str(path)})
     assert res.out == "service/kubernetes\n"
     view = yaml.safe_load(mk("config", "view", server=False, env={"KUBECONFIG": str(path)}).out)
-    assert view["clusters"][0]["cluster"]["server"] == apiserver.url
+    # The HTTPS port with the CA inline and the admin token (issue 9).
+    assert view["clusters"][0]["cluster"]["server"] == apiserver.secure_url
     assert view["current-context"] == "minikube8s"
     res = subprocess.run([str(kubectl.argv()[0]), "get", "svc", "kubernetes", "-o", "name",
                           "--cache-dir", str(kubectl.home / "cache2")],

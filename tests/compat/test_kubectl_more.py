@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+from tests.fixtures.apiserver import ApiServerProcess
+
 from .conftest import MANIFESTS
 from .kubectl import Kubectl
 
@@ -116,9 +118,10 @@ def test_get_raw(kubectl: Kubectl) -> None:
     assert "api/v1" in index["paths"]
 
 
-def test_describe_service_endpoints(kubectl: Kubectl) -> None:
+def test_describe_service_endpoints(kubectl: Kubectl, apiserver: ApiServerProcess) -> None:
     # 1.27-1.31 read the Endpoints object, 1.32+ EndpointSlices: the same line either way.
-    port = kubectl.url.rsplit(":", 1)[1]
+    # The kubernetes service targets the API's HTTPS port (issue 9).
+    port = apiserver.secure_port
     out = kubectl("describe", "svc", "kubernetes", "-n", "default").out
     line = next(ln for ln in out.splitlines() if ln.startswith("Endpoints:"))
     assert line.split()[1] == f"127.0.0.1:{port}", out

@@ -25,7 +25,7 @@ from aiohttp import web
 from aiohttp.web_urldispatcher import UrlMappingMatchInfo
 
 from ...api import errors
-from . import discovery, handlers, metrics, openapi, params, subresources, watch
+from . import discovery, handlers, metrics, openapi, params, secure, subresources, watch
 from .accesslog import ACCESS_LOG
 from .keys import HUBS, READY, REGISTRY, SETTINGS, Settings
 from .registry import Registry
@@ -78,11 +78,14 @@ def _internal(request: web.Request, e: Exception) -> web.Response:
 @web.middleware
 async def server_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Exceptions to Statuses, then metrics and the access line: one middleware, since
-    every aiohttp middleware layer costs a partial and a coroutine per request."""
+    every aiohttp middleware layer costs a partial and a coroutine per request. Requests
+    over TLS (the secure port) are authenticated and authorized first (secure.py)."""
     start = time.perf_counter()
     code = 500
     try:
         try:
+            if request.secure:
+                await secure.guard(request)
             resp = await handler(request)
         except errors.APIError as e:
             resp = status_response(e)
@@ -201,7 +204,7 @@ def build_app(registry: Registry, *, ready: asyncio.Event,
     for path, h in (("/healthz", healthz), ("/livez", healthz), ("/readyz", readyz)):
         app.router.add_get(path, h)
         app.router.add_get(path + "/", h)
-    for module in (discovery, openapi, metrics):
+    for module in (discovery, openapi, metrics, secure):
         module.register(app)
     app.router.add_route("*", "/{tail:.*}", api_handler, name=_CATCH_ALL)
 

@@ -24,6 +24,9 @@ from .interfaces import Object, RegistryView
 log = logging.getLogger(__name__)
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public")
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+"""Made at start too (as Kubernetes does): nodes renew their Leases there and, on the secure
+port, may not create namespaces themselves (auth/authz.py)."""
 SERVICE_NAME = "kubernetes"
 SERVICE_LABELS = {"component": "apiserver", "provider": "kubernetes"}
 SERVICE_PORT = 443
@@ -78,7 +81,7 @@ async def ensure_defaults(
     ``portal_net``, when given, makes the kubernetes service ask for its first usable address
     explicitly; without it ServiceStrategy gives ``default/kubernetes`` that address anyway.
     """
-    for ns in SYSTEM_NAMESPACES:
+    for ns in (*SYSTEM_NAMESPACES, NODE_LEASE_NAMESPACE):
         await _ensure_namespace(registry, ns)
     cluster_ip = ""
     if portal_net:

@@ -34,7 +34,7 @@ async def test_creates_defaults_like_the_seed(store: Backend) -> None:
     reg = FakeRegistry({"services": ServiceStrategy("192.168.3.0/24", store=store)})
     await ensure_defaults(reg, api_host="127.0.0.1", api_port=8080)
     names = [n["metadata"]["name"] for n in await reg.list(NAMESPACES)]
-    assert sorted(names) == ["default", "kube-public", "kube-system"]
+    assert sorted(names) == ["default", "kube-node-lease", "kube-public", "kube-system"]
     svc = await reg.get(SERVICES, "default", "kubernetes")
     assert svc["metadata"]["labels"] == {"component": "apiserver", "provider": "kubernetes"}
     assert svc["spec"]["clusterIP"] == "192.168.3.1"

@@ -1,0 +1,138 @@
+"""The HTTPS port's gate: authentication and authorization per request, /cacerts and the join
+endpoint.
+
+server.py serves one aiohttp application on two sites: the insecure HTTP port (loopback by
+default; no authentication, everyone is admin, as old kube-apiserver's --insecure-port was)
+and the HTTPS port. app.py's server middleware calls ``guard`` only for requests whose
+connection is TLS (``request.secure``), so the loopback path the in-process components and
+bench/apiserver.py use pays one attribute check and nothing more.
+
+``guard`` follows k8s.io/apiserver's filter chain, shortened: a missing Authorization header is
+anonymous (allowed only to GET the health endpoints, /version and /cacerts), a token that
+authenticates nobody is 401 on every path, then authz.authorize decides (403 in Kubernetes'
+words). The ``Caller`` it leaves on the request rides into the write pipeline
+(handlers.write_options -> WriteOptions.caller -> Attributes.caller), where
+authz.NodeRestriction checks a node's writes against the stored objects.
+
+``POST /minikube8s/join`` trades the cluster's join token for a node token (authn.py); it
+is the only place the join token is accepted. Neighbours: minikube8s/auth (the decisions),
+app.py (routes, middleware), server.py (installs ``Security`` at start).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ...api import errors, names
+from ...auth import authn, authz
+from . import params
+from .keys import CALLER
+
+JOIN_PATH = "/minikube8s/join"
+CACERTS_PATH = "/cacerts"
+
+_ANONYMOUS_EXACT = frozenset({"/version", "/version/", CACERTS_PATH})
+_ANONYMOUS_HEALTH = ("/healthz", "/livez", "/readyz")
+
+
+@dataclass(frozen=True, slots=True)
+class Security:
+    """What the HTTPS port needs: who is who, and the CA PEM that /cacerts serves."""
+
+    authenticator: authn.Authenticator
+    ca_pem: bytes
+
+
+SECURITY: web.AppKey[Security] = web.AppKey("minikube8s.security", Security)
+
+
+def unauthorized() -> errors.Unauthorized:
+    # Fixed text: the token presented is never repeated back.
+    return errors.Unauthorized("Unauthorized")
+
+
+def anonymous_allowed(method: str, path: str) -> bool:
+    if method not in ("GET", "HEAD"):
+        return False
+    if path in _ANONYMOUS_EXACT:
+        return True
+    return any(path == h or path.startswith(h + "/") for h in _ANONYMOUS_HEALTH)
+
+
+def _watching(request: web.Request) -> bool:
+    value = request.query.get("watch")
+    return value is not None and value.strip().lower() in ("true", "1", "yes", "t", "y")
+
+
+async def guard(request: web.Request) -> None:
+    """Authenticate and authorize one HTTPS request; raises Unauthorized or Forbidden."""
+    path = request.path
+    if path == JOIN_PATH:
+        return  # join() checks the join token itself
+    header = request.headers.get("Authorization")
+    if header is None:
+        if anonymous_allowed(request.method, path):
+            return
+        raise unauthorized()
+    sec = request.app.get(SECURITY)
+    token = authn.bearer(header)
+    user = sec.authenticator.authenticate(token) if sec is not None and token else None
+    if user is None:
+        raise unauthorized()
+    if user.is_admin:
+        return
+    info = authz.request_info(request.method, path, _watching(request))
+    decision = authz.authorize(user, info)
+    if not decision.allowed:
+        raise authz.forbidden_error(user, info, decision.reason)
+    request[CALLER] = authz.Caller(user, info)
+
+
+# -- endpoints ----------------------------------------------------------------------------------
+
+
+async def cacerts(request: web.Request) -> web.Response:
+    """The CA certificate (PEM), for a joining node to check against its token's hash."""
+    sec = request.app.get(SECURITY)
+    if sec is None:
+        raise errors.NotFound("the server could not find the requested resource")
+    return web.Response(body=sec.ca_pem, content_type="text/plain")
+
+
+async def join(request: web.Request) -> web.Response:
+    """POST {"nodeName": N} with ``Authorization: Bearer <join token>`` -> a node token."""
+    sec = request.app.get(SECURITY)
+    if sec is None:
+        raise errors.NotFound("the server could not find the requested resource")
+    if request.method != "POST":
+        raise errors.MethodNotAllowed(
+            "the server does not allow this method on the requested resource")
+    token = authn.bearer(request.headers.get("Authorization", ""))
+    if token is None or not sec.authenticator.is_join_token(token):
+        raise unauthorized()
+    raw = await params.read_body(request)
+    try:
+        body = json.loads(raw)
+    except ValueError as e:
+        raise errors.BadRequest(f"the join request is not JSON: {e.args[0] if e.args else e}") \
+            from None
+    if not isinstance(body, dict):
+        raise errors.BadRequest('the join request must be a JSON object {"nodeName": NAME}')
+    name = body.get("nodeName")
+    if not isinstance(name, str) or not name:
+        raise errors.Invalid.of("JoinRequest", "", [errors.required("nodeName")])
+    problems = names.is_dns1123_subdomain(name)
+    if problems:
+        raise errors.Invalid.of("JoinRequest", name, [
+            errors.invalid("nodeName", name, p) for p in problems])
+    return web.json_response({"nodeName": name, "token": sec.authenticator.node_token(name)})
+
+
+def register(app: web.Application) -> None:
+    """Routes (before app.py's catch-all); they answer 404 until server.py installs
+    ``Security``."""
+    app.router.add_get(CACERTS_PATH, cacerts)
+    app.router.add_route("*", JOIN_PATH, join)
