@@ -24,7 +24,7 @@ import typer
 
 from ..api import schema
 from ..client import errors as client_errors
-from . import manifests
+from . import locate, manifests
 from .app import (
     Common,
     FilenameOpt,
@@ -301,6 +301,11 @@ def apply(
                                               field_manager=field_manager))
             except client_errors.ClientError as e:
                 failures += 1
+                located = locate.located(e, m)  # a 422: the file's line of each field
+                if located:
+                    for text in located:
+                        session.warn(text)
+                    continue
                 line = describe(e, server=session.target.server)
                 head, _, rest = line.partition(": ")
                 session.warn(f"{head}: error when applying \"{m.source}\": {rest}"

@@ -3,8 +3,11 @@
 ``create``, ``apply``, ``replace`` and ``delete`` take the same ``-f`` sources as kubectl: a
 file, a directory (its ``.yaml``, ``.yml`` and ``.json`` files in name order; ``-R`` descends),
 or ``-`` for stdin. A YAML syntax error is reported as kubectl words it, naming the file and
-line. Every object comes back with where it was read from, for error messages. Pure input
-handling: which resource an object is and its URL are session.py's business.
+line. Every object comes back with where it was read from, for error messages, and a YAML
+object with its composed node, whose line marks let locate.py name the line of a field the
+server refused. Documents go through api/decoding.py, so an alias bomb or a 10,000-deep
+document in a manifest is an error, not an out-of-memory CLI. Pure input handling: which
+resource an object is and its URL are session.py's business.
 """
 
 from __future__ import annotations
@@ -12,17 +15,23 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..api import decoding
 from .errors import CLIError
 
 Object = dict[str, Any]
 
 EXTENSIONS = (".yaml", ".yml", ".json")
+
+MAX_NODES = 2_000_000
+MAX_BYTES = 256 * 1024 * 1024
+"""A manifest's limits, aliases expanded: the CLI is the user's own process and a List of a
+few thousand objects is fine, but not a document that expands to gigabytes."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,8 @@ class Manifest:
     obj: Object
     source: str
     """The file it came from (``STDIN`` for ``-``)."""
+    node: yaml.Node | None = field(default=None, compare=False, repr=False)
+    """The object's YAML node (line marks), when it was read from YAML."""
 
     @property
     def kind(self) -> str:
@@ -64,7 +75,6 @@ def _yaml_error(source: str, e: yaml.YAMLError) -> CLIError:
 
 
 def _json_documents(text: str, source: str) -> list[Any]:
-    decoder = json.JSONDecoder()
     docs: list[Any] = []
     pos = 0
     while True:
@@ -73,46 +83,70 @@ def _json_documents(text: str, source: str) -> list[Any]:
         if pos >= len(text):
             return docs
         try:
-            doc, pos = decoder.raw_decode(text, pos)
+            doc, pos = decoding.raw_decode_json(text, pos)
         except json.JSONDecodeError as e:
             raise CLIError(f"error parsing {source}: invalid JSON at line {e.lineno}, "
                            f"column {e.colno}: {e.msg}") from e
+        except decoding.DecodeError as e:
+            raise CLIError(f"error parsing {source}: {e}") from e
         docs.append(doc)
+
+
+def _yaml_documents(text: str, source: str) -> list[tuple[yaml.Node | None, Any]]:
+    try:
+        return list(decoding.yaml_nodes(text, max_nodes=MAX_NODES, max_bytes=MAX_BYTES))
+    except yaml.YAMLError as e:
+        raise _yaml_error(source, e) from e
+    except decoding.DecodeError as e:
+        raise CLIError(f"error parsing {source}: {e}") from e
 
 
 def parse(text: str, source: str) -> list[Object]:
     """Every non-empty document of one file or stream, Lists expanded."""
+    return [m.obj for m in parse_manifests(text, source)]
+
+
+def parse_manifests(text: str, source: str) -> list[Manifest]:
+    """As ``parse``, each object with its source and, for YAML, its node."""
     stripped = text.lstrip()
+    docs: list[tuple[yaml.Node | None, Any]]
     if stripped.startswith(("{", "[")):
-        docs = _json_documents(text, source)
+        docs = [(None, d) for d in _json_documents(text, source)]
     else:
-        try:
-            docs = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as e:
-            raise _yaml_error(source, e) from e
-    out: list[Object] = []
-    for doc in docs:
+        docs = _yaml_documents(text, source)
+    out: list[Manifest] = []
+    for node, doc in docs:
         if doc is None:
             continue
         if not isinstance(doc, dict):
             raise CLIError(f"error validating \"{source}\": error validating data: the "
                            f"document is a {type(doc).__name__}, not an object")
-        out.extend(_expand(doc, source))
+        out.extend(_expand(doc, source, node))
     return out
 
 
-def _expand(doc: Object, source: str) -> Iterable[Object]:
+def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.value == key:
+                return v
+    return None
+
+
+def _expand(doc: Object, source: str, node: yaml.Node | None) -> Iterable[Manifest]:
     kind = doc.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
-        for item in doc["items"]:
+        items = _child(node, "items")
+        nodes = items.value if isinstance(items, yaml.SequenceNode) else []
+        for i, item in enumerate(doc["items"]):
             if isinstance(item, dict):
-                yield from _expand(item, source)
+                yield from _expand(item, source, nodes[i] if i < len(nodes) else None)
         return
     missing = [f for f in ("apiVersion", "kind") if not doc.get(f)]
     if missing:
         raise CLIError(f"error validating \"{source}\": error validating data: "
                        f"[{', '.join(f + ' not set' for f in missing)}]")
-    yield doc
+    yield Manifest(doc, source, node)
 
 
 def _files(path: Path, *, recursive: bool) -> list[Path]:
@@ -146,7 +180,7 @@ def load(sources: list[str], *, recursive: bool = False, stdin: str | None = Non
     for src in sources:
         if src == "-":
             text = stdin if stdin is not None else sys.stdin.read()
-            out.extend(Manifest(o, "STDIN") for o in parse(text, "STDIN"))
+            out.extend(parse_manifests(text, "STDIN"))
             continue
         if "://" in src:
             raise CLIError(f"reading manifests from a URL is not supported: {src}")
@@ -155,7 +189,7 @@ def load(sources: list[str], *, recursive: bool = False, stdin: str | None = Non
             raise CLIError(f"the path \"{src}\" does not exist")
         files = _files(path, recursive=recursive)
         for f in files:
-            out.extend(Manifest(o, str(f)) for o in parse(_read(f), str(f)))
+            out.extend(parse_manifests(_read(f), str(f)))
     if not out:
         raise CLIError("no objects passed to the command")
     return out

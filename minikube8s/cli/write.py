@@ -19,7 +19,7 @@ import typer
 from ..api.resources import Resource
 from ..client import errors as client_errors
 from ..client.rest import PatchType
-from . import manifests
+from . import locate, manifests
 from .app import (
     Common,
     FilenameOpt,
@@ -48,7 +48,14 @@ def _kind_of(res: Resource) -> str:
     return kind_prefix(res.kind, res.group)
 
 
-def _report(session: Session, exc: BaseException, action: str, source: str) -> None:
+def _report(session: Session, exc: BaseException, action: str, source: str, *,
+            manifest: manifests.Manifest | None = None) -> None:
+    # a 422 on an object from a YAML file: the file's line of each refused field instead
+    lines = locate.located(exc, manifest) if manifest is not None else None
+    if lines:
+        for text in lines:
+            session.warn(text)
+        return
     line = describe(exc, server=session.target.server)
     if source and line.startswith("Error from server"):
         head, _, rest = line.partition(": ")
@@ -78,7 +85,7 @@ def create(
                     res, m), field_manager="kubectl-create")
             except client_errors.ClientError as e:
                 failures += 1
-                _report(session, e, "creating", m.source)
+                _report(session, e, "creating", m.source, manifest=m)
                 continue
             name = (obj.get("metadata") or {}).get("name", m.name)
             session.print(f"{_kind_of(res)}/{name} created")
@@ -122,7 +129,7 @@ def replace(
                 await session.client.update(res, body, namespace=ns)
             except client_errors.ClientError as e:
                 failures += 1
-                _report(session, e, "replacing", m.source)
+                _report(session, e, "replacing", m.source, manifest=m)
                 continue
             session.print(f"{_kind_of(res)}/{m.name} replaced")
         return 1 if failures else 0
