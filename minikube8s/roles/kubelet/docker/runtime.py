@@ -10,11 +10,15 @@ so a restarted kubelet finds (adopts) what runs and the core kills what the API 
 
 What the runtime knows lives in ``_known``: ``docker inspect`` of every container of this
 node, filled at start by one list and then kept current by our own operations (each one
-inspects what it touched) and by Docker's event stream (start/die/oom/destroy of containers
+inspects what it touched) and by Docker's event stream (start/kill/die/oom/destroy of containers
 labelled for this node, filtered by the daemon). ``pod_status`` reads that cache: no call to
 Docker per pod sync, and no polling at all. The stream's task reconnects while dockerd is
 away (``healthy`` then says why, and the node goes NotReady), resyncs the cache when it is
-back and wakes every pod, since their containers died with the daemon.
+back and wakes every pod, since their containers died with the daemon. A container stopped
+by someone else (which is also how dockerd stops them all when it shuts down) wakes its pod
+a moment later rather than at once (EXTERNAL_STOP_SETTLE), so the kubelet does not start
+containers in a daemon on its way out; tests/faults/test_dockerd_restart.py restarts dockerd
+under a node.
 
 Images are never pulled from a registry that is not named in the image reference unless the
 image is missing: ``nginx`` with the default policy Always uses the ``make images`` build when
@@ -58,7 +62,12 @@ log = logging.getLogger(__name__)
 Object = dict[str, Any]
 PAUSE_IMAGE = "minikube8s/pause:latest"
 LOG_CONFIG = {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "2"}}
-EVENTS = ("start", "die", "oom", "destroy")
+EVENTS = ("start", "kill", "die", "oom", "destroy")
+# A container that someone else signalled (``docker stop``/``kill``, or dockerd stopping every
+# container as it shuts down: the same kill-die-stop events) is restarted this much later,
+# not at once: a start sent to a daemon on its way out fails half-way and leaves a container
+# whose root filesystem stays mounted, which the next dockerd can never remove.
+EXTERNAL_STOP_SETTLE = 2.0
 DOCKER_ERRORS = (aiodocker.DockerError, aiohttp.ClientError, OSError, TimeoutError)
 
 
@@ -101,6 +110,11 @@ class _Known:
     def created(self) -> float:
         return spec.parse_time(self.info.get("Created")) or 0.0
 
+    @property
+    def never_started(self) -> bool:
+        """Created, then its start failed: no logs, no state worth keeping."""
+        return (self.info.get("State") or {}).get("Status") == "created"
+
 
 class DockerRuntime:
     def __init__(self, *, docker_host: str, node_name: str, data_dir: Path,
@@ -126,6 +140,9 @@ class DockerRuntime:
         self.connected = asyncio.Event()
         self._synced = False
         self.events_seen = 0
+        self._stopping: set[str] = set()  # containers the kubelet itself is stopping
+        self._killed: dict[str, float] = {}  # signalled by someone else: when
+        self._settling: dict[str, asyncio.TimerHandle] = {}
 
     # -- Protocol: identity, connection, health --------------------------------------------
 
@@ -152,6 +169,9 @@ class DockerRuntime:
                        else asyncio.create_task(coro, name=name))
 
     async def close(self) -> None:
+        for handle in self._settling.values():
+            handle.cancel()
+        self._settling.clear()
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
@@ -270,14 +290,38 @@ class DockerRuntime:
         uid = str((actor.get("Attributes") or {}).get(spec.POD_UID) or "")
         if not cid:
             return
-        if event.get("Action") == "destroy":
+        action = event.get("Action")
+        if action == "kill":
+            now = time.monotonic()
+            for old in [c for c, t in self._killed.items() if now - t > EXTERNAL_STOP_SETTLE]:
+                del self._killed[old]  # signals that killed nothing (SIGHUP...)
+            if cid not in self._stopping:
+                self._killed[cid] = now
+            return
+        if action == "destroy":
             self._known.pop(cid, None)
+            self._killed.pop(cid, None)
         else:
             try:
                 await self._inspect(cid)
             except aiodocker.DockerError as e:
                 log.debug("docker runtime: inspect of %s after an event failed: %s", cid, e)
-        self._notify([uid])
+        killed = self._killed.pop(cid, None) if action == "die" else None
+        if killed is not None and time.monotonic() - killed < EXTERNAL_STOP_SETTLE:
+            self._notify_later(uid, EXTERNAL_STOP_SETTLE)
+        else:
+            self._notify([uid])
+
+    def _notify_later(self, uid: str, delay: float) -> None:
+        """Wake the pod after ``delay`` (see EXTERNAL_STOP_SETTLE); one timer per pod."""
+        if not uid or uid in self._settling:
+            return
+
+        def fire() -> None:
+            self._settling.pop(uid, None)
+            self._notify([uid])
+
+        self._settling[uid] = asyncio.get_running_loop().call_later(delay, fire)
 
     # -- Protocol: reading ----------------------------------------------------------------
 
@@ -423,9 +467,11 @@ class DockerRuntime:
         }
         new = await self._create_start(config, name=spec.container_name(
             pod, spec.POD_CONTAINER, attempt), reason="CreatePodSandboxError")
-        # Keep the sandbox before this one (its dead containers point at it), not older ones.
+        # Keep the sandbox before this one (its dead containers point at it), not older ones
+        # nor any that never started (a start that failed half-way, as on a dying daemon).
         for k in self._of(uid):
-            if k.sandbox and k.attempt < attempt - 1 and not k.running:
+            if (k.sandbox and k.id != new.id and not k.running
+                    and (k.attempt < attempt - 1 or k.never_started)):
                 await self._remove(k.id)
         return self._ip(new)
 
@@ -460,19 +506,23 @@ class DockerRuntime:
             config["WorkingDir"] = str(container["workingDir"])
         k = await self._create_start(config, name=spec.container_name(pod, name, attempt),
                                      reason="CreateContainerError")
-        # Garbage: dead instances older than the one before this (that one is lastState).
+        # Garbage: dead instances older than the one before this (that one is lastState),
+        # and those that never started.
         for old in self._of(uid):
-            if (not old.sandbox and old.name == name and old.attempt < attempt - 1
-                    and not old.running):
+            if (not old.sandbox and old.name == name and old.id != k.id and not old.running
+                    and (old.attempt < attempt - 1 or old.never_started)):
                 await self._remove(old.id)
         return f"docker://{k.id}"
 
     async def _stop(self, cid: str, grace: float) -> None:
+        self._stopping.add(cid)
         try:
             await self.client.containers.container(cid).stop(t=max(0, math.ceil(grace)))
         except aiodocker.DockerError as e:
             if e.status not in (304, 404):
                 raise RuntimeFailure(f"stopping container {cid[:12]}: {e}") from e
+        finally:
+            self._stopping.discard(cid)
         try:
             await self._inspect(cid)
         except aiodocker.DockerError as e:
