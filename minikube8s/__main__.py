@@ -239,7 +239,9 @@ def _apply_config_file(ctx: typer.Context, path: Path) -> None:
     # The other nodes reach the master on its HTTPS port (--bind-address, every address by
     # default); the insecure port stays where --insecure-bind-address puts it (loopback).
     if not role.control_plane and not ctx.params["server"]:
-        ctx.params["server"] = f"http://{here.master_ip}:{ctx.params['insecure_port']}"
+        # The master's HTTPS port; the node joins with --token (auth/join.py).
+        port = ctx.params.get("secure_port") or 6443
+        ctx.params["server"] = f"https://{here.master_ip}:{port if port > 0 else 6443}"
     log.info("config %s: this node is %s (role %s), master %s", path, here.ip,
              role.value, here.master_ip)
 
