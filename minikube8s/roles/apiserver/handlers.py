@@ -49,12 +49,17 @@ def _warning_value(text: str) -> str:
     return f'299 - "{escaped.translate(_CONTROL)}"'
 
 
+# Python's http.client (under urllib3 and the kubernetes client) refuses a response with more
+# than 100 header lines; many short unknown-field warnings stayed under the rune budget.
+WARNING_MAX_HEADERS = 50
+
+
 def add_warnings(resp: web.StreamResponse, warnings: list[str] | None) -> None:
     total = 0
-    for w in dict.fromkeys(warnings or []):
+    for i, w in enumerate(dict.fromkeys(warnings or [])):
         value = _warning_value(w)
         total += len(value)
-        if total > WARNING_TOTAL_RUNES:
+        if total > WARNING_TOTAL_RUNES or i >= WARNING_MAX_HEADERS:
             break
         resp.headers.add("Warning", value)
 
