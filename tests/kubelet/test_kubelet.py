@@ -306,3 +306,31 @@ async def test_restart_adopts_running_pods_and_kills_orphans(api: InProcessApi,
     cs = keeper["status"]["containerStatuses"][0]
     assert (cs["containerID"], cs["restartCount"]) == (cid, 0)
     assert runtime.started == started  # adopted, not started again
+
+
+async def test_a_failing_sandbox_shows_the_pod_not_ready(api: InProcessApi,
+                                                         kubelets: Kubelets) -> None:
+    """The sandbox died and cannot be re-created (dockerd restarting): the pod's status says
+    so while the worker retries, instead of keeping the last Running/ready picture."""
+    from minikube8s.roles.kubelet.runtime import StartError
+
+    r = await kubelets.start(api.url, "n1")
+    async with Client(api.url) as c:
+        await c.patch(NODES, "n1", {"spec": {"podCIDR": "172.16.8.0/24"}})
+        await run_pod(c, pod_manifest("web-1"))
+        pod = await eventually(lambda: _ready_pod(c, "web-1"), what="web-1 Ready")
+
+        async def refuse(pod: Object, *, pod_cidr: str = "") -> str:
+            raise StartError("CreatePodSandboxError", "the daemon is restarting")
+
+        r.runtime.ensure_sandbox = refuse  # type: ignore[method-assign]
+        r.runtime.kill_sandbox(pod["metadata"]["uid"])
+
+        async def not_ready() -> Object | None:
+            p = await c.get(PODS, "web-1", namespace="default")
+            conds = {x["type"]: x["status"] for x in p["status"].get("conditions") or []}
+            return p if conds.get("Ready") == "False" else None
+
+        p = await eventually(not_ready, what="web-1 not ready")
+    cs = p["status"]["containerStatuses"][0]
+    assert cs["ready"] is False and "running" not in cs["state"]

@@ -250,6 +250,12 @@ class PodSyncer:
                 await self.runtime.ensure_sandbox(pod, pod_cidr=await self.pod_cidr())
             except StartError as e:
                 self._event(pod, "Warning", "FailedCreatePodSandBox", e.message)
+                # Publish what the runtime shows (its containers dead, the pod not ready)
+                # before the retry: through a long outage (dockerd restarting) the API would
+                # otherwise go on showing the pod Running and ready.
+                rs = await self.runtime.pod_status(pod)
+                self.status.set(pod, compute_pod_status(pod, rs, host_ip=self.host_ip(),
+                                                        now=self.wall(), readiness=None))
                 raise
             rs = await self.runtime.pod_status(pod)
         errors = self.start_errors.setdefault(uid, {})
