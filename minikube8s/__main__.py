@@ -93,6 +93,10 @@ def node(
     pod_eviction_timeout: float = typer.Option(
         300.0, "--pod-eviction-timeout", envvar=_env("pod_eviction_timeout"),
         help="Seconds a node may stay not-ready before its pods are evicted."),
+    node_status_update_frequency: float = typer.Option(
+        10.0, "--node-status-update-frequency", min=0.1,
+        envvar=_env("node_status_update_frequency"),
+        help="Seconds between this node's heartbeats (keep well under the grace period)."),
     node_cpu: str = typer.Option("", "--node-cpu", envvar=_env("node_cpu"),
                                  help="Node cpu capacity (default: machine)."),
     node_memory: str = typer.Option(
@@ -162,6 +166,7 @@ def node(
         node_monitor_grace_period=p["node_monitor_grace_period"],
         pod_eviction_timeout=p["pod_eviction_timeout"], node_cpu=p["node_cpu"],
         node_memory=p["node_memory"], max_pods=p["max_pods"], disable=disabled,
+        node_status_update_frequency=p["node_status_update_frequency"],
         allow_privileged=p["allow_privileged"], kubelet_port=p["kubelet_port"],
         drain_on_exit=p["drain_on_exit"], proxy_mode=p["proxy_mode"],
         proxy_table=p["proxy_table"],

@@ -66,6 +66,9 @@ class NodeConfig:
     """Node capacity overrides (quantities); empty means read from the machine."""
     node_memory: str = ""
     max_pods: int = 110
+    node_status_update_frequency: float = 10.0
+    """Seconds between the kubelet's heartbeats (Node status and Lease), as the kubelet's flag;
+    keep it well under --node-monitor-grace-period."""
     disable: frozenset[str] = frozenset()
     """Components of COMPONENTS not to run (an API-only control plane for API tests, say)."""
     allow_privileged: bool = False

@@ -178,10 +178,14 @@ def test_precedence_flag_env_file_default(captured: list[NodeConfig], tmp_path: 
 def test_env_names_every_flag(captured: list[NodeConfig], tmp_path: Path) -> None:
     env = {"MINIKUBE8S_ROLE": "i", "MINIKUBE8S_SERVER": "http://127.0.0.1:1",
            "MINIKUBE8S_DRAIN_ON_EXIT": "true", "MINIKUBE8S_NODE_IP": "127.0.0.1",
-           "MINIKUBE8S_DATA_DIR": str(tmp_path), "MINIKUBE8S_POD_EVICTION_TIMEOUT": "5"}
+           "MINIKUBE8S_DATA_DIR": str(tmp_path), "MINIKUBE8S_POD_EVICTION_TIMEOUT": "5",
+           "MINIKUBE8S_NODE_STATUS_UPDATE_FREQUENCY": "2.5"}
     res = run([], env)
     assert res.exit_code == 0, res.output
     cfg = captured[0]
+    assert cfg.node_status_update_frequency == 2.5
+    from minikube8s.roles.kubelet.kubelet import KubeletOptions
+    assert KubeletOptions.from_config(cfg).heartbeat_interval == 2.5
     assert (cfg.role, cfg.server, cfg.drain_on_exit, cfg.node_ip, cfg.data_dir,
             cfg.pod_eviction_timeout) == (Role.I, "http://127.0.0.1:1", True, "127.0.0.1",
                                           tmp_path, 5.0)

@@ -73,7 +73,8 @@ class KubeletOptions:
     @classmethod
     def from_config(cls, cfg: NodeConfig) -> KubeletOptions:
         return cls(node_name=cfg.node_name, node_ip=cfg.node_ip, cpu=cfg.node_cpu,
-                   memory=cfg.node_memory, max_pods=cfg.max_pods)
+                   memory=cfg.node_memory, max_pods=cfg.max_pods,
+                   heartbeat_interval=cfg.node_status_update_frequency)
 
 
 class Kubelet:
