@@ -1,9 +1,9 @@
 """A node cut off from the network, then reconnected (issue 9, fault tests).
 
 The cluster is tests/fixtures/netcluster.py's three namespace nodes with real Docker. Node 1's
-node controller gets a short ``--node-monitor-grace-period`` (15 s: the kubelet heartbeats
-every 10 s, so a shorter grace would call live nodes dead) and ``--pod-eviction-timeout``
-(5 s), so the whole fits in about a minute and a half.
+node controller gets a short ``--node-monitor-grace-period`` (8 s, with every kubelet
+heartbeating each 2 s through ``--node-status-update-frequency``) and ``--pod-eviction-timeout``
+(5 s), so the whole fits in about a minute.
 
 Unlike test_seed_walkthrough's SIGKILLed node, node 3's minikube8s and dockerd keep running
 here: only its cable is pulled (its bridge port in the LAN namespace set down, as a switch
@@ -39,7 +39,8 @@ from tests.fixtures.netcluster import NetCluster, cluster_for_pid, sweep_stale_t
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-GRACE = 15.0
+HEARTBEAT = 2.0  # --node-status-update-frequency: lets the grace period be short
+GRACE = 8.0
 EVICTION = 5.0
 REPLICAS = 6
 POD_UID_LABEL = "io.kubernetes.pod.uid"
@@ -53,7 +54,8 @@ def cluster() -> Iterator[NetCluster]:
     if reason:
         skip_or_fail(reason)
     sweep_stale_test_clusters()
-    c = cluster_for_pid(os.getpid(), node_args={
+    c = cluster_for_pid(os.getpid(), extra_args=[
+        "--node-status-update-frequency", str(HEARTBEAT)], node_args={
         1: ["--node-monitor-grace-period", str(GRACE), "--pod-eviction-timeout", str(EVICTION)]})
     try:
         c.up()
