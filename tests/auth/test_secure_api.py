@@ -36,13 +36,8 @@ UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": 
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     s = ApiServerProcess(tmp_path_factory.mktemp("secure") / "data",
                          "--disable", "scheduler,controllers", "--log-level", "debug")
-    s.start()
-    try:
+    with s.serving():
         yield s
-    finally:
-        code = s.stop()
-        if code != 0:
-            pytest.fail(f"minikube8s --role a exited with {code}:\n{s.logs()[-4000:]}")
 
 
 def call(s: ApiServerProcess, method: str, path: str, *, token: str | None = None,

@@ -201,13 +201,8 @@ def server(cluster: EtcdCluster, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[ApiServerProcess]:
     s = ApiServerProcess(tmp_path_factory.mktemp("apiserver") / "data",
                          "--disable", "scheduler,controllers", "--store", cluster.url)
-    s.start()
-    try:
+    with s.serving():
         yield s
-    finally:
-        code = s.stop()
-        if code != 0:
-            pytest.fail(f"minikube8s --role a exited with {code}:\n{s.logs()[-4000:]}")
 
 
 async def run_load(server: ApiServerProcess, ns: str, kill: Any) -> tuple[Load, float]:

@@ -30,14 +30,8 @@ WRITABLE = [r for r in ALL if "create" in r.verbs and r.name != "bindings"]
 
 @pytest.fixture(scope="module")
 def proc(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    server = ApiServerProcess(tmp_path_factory.mktemp("fuzzproc") / "data")
-    server.start()
-    try:
+    with ApiServerProcess(tmp_path_factory.mktemp("fuzzproc") / "data").serving() as server:
         yield server
-    finally:
-        code = server.stop()
-        if code != 0:
-            pytest.fail(f"minikube8s exited with {code}:\n{server.logs()[-4000:]}")
 
 
 @pytest.fixture(scope="module")

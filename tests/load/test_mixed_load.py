@@ -32,14 +32,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(DURATION + 120)]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    s = ApiServerProcess(tmp_path_factory.mktemp("load") / "data", *server_args())
-    s.start()
-    try:
+    with ApiServerProcess(tmp_path_factory.mktemp("load") / "data", *server_args()).serving() as s:
         yield s
-    finally:
-        code = s.stop()
-        if code != 0:
-            pytest.fail(f"minikube8s --role a exited with {code}:\n{s.logs()[-4000:]}")
 
 
 async def test_mixed_load(server: ApiServerProcess) -> None:

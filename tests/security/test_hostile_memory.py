@@ -28,14 +28,9 @@ not the gigabytes an expanded alias bomb or a Node per scalar would take."""
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
-    s = ApiServerProcess(tmp_path_factory.mktemp("hostile") / "data",
-                         "--disable", "scheduler,controllers")
-    s.start()
-    try:
+    with ApiServerProcess(tmp_path_factory.mktemp("hostile") / "data",
+                          "--disable", "scheduler,controllers").serving() as s:
         yield s
-    finally:
-        code = s.stop()
-        assert code == 0, s.logs()[-3000:]
 
 
 def vm_hwm(pid: int) -> int:
