@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import subprocess
-import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -33,7 +30,7 @@ from minikube8s.store.base import (
 )
 from minikube8s.store.etcd import EtcdBackend, open_etcd, parse_endpoints
 from minikube8s.store.registry import open_store
-from tests.fixtures.etcd import EtcdProcess, etcd_binary, free_port
+from tests.fixtures.etcd import EtcdCluster, EtcdProcess, free_port
 
 pytestmark = pytest.mark.etcd
 T = TypeVar("T")
@@ -297,59 +294,6 @@ async def test_list_at_future_revision_reads_now(store: Backend) -> None:
     assert listed.items == [kv] and listed.revision >= kv.mod_revision
 
 
-class EtcdCluster:
-    """Three real etcd members on loopback, so one can die while the cluster keeps quorum."""
-
-    def __init__(self, data_dir: Path, size: int = 3) -> None:
-        self.members = [(f"m{i}", free_port(), free_port()) for i in range(size)]
-        self.data_dir = data_dir
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    @property
-    def url(self) -> str:
-        return "etcd://" + ",".join(f"127.0.0.1:{c}" for _, c, _ in self.members)
-
-    def start(self) -> None:
-        cluster = ",".join(f"{n}=http://127.0.0.1:{p}" for n, _, p in self.members)
-        for name, client, peer in self.members:
-            self.procs[name] = subprocess.Popen(
-                [
-                    etcd_binary(), "--name", name, "--data-dir", str(self.data_dir / name),
-                    "--listen-client-urls", f"http://127.0.0.1:{client}",
-                    "--advertise-client-urls", f"http://127.0.0.1:{client}",
-                    "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-                    "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-                    "--initial-cluster", cluster, "--initial-cluster-state", "new",
-                    "--heartbeat-interval", "50", "--election-timeout", "500",
-                    "--log-level", "error",
-                ],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-        # /health is true only once the member sees a leader: the cluster has formed.
-        deadline = time.monotonic() + 30
-        for _, client, _ in self.members:
-            while True:
-                try:
-                    health = f"http://127.0.0.1:{client}/health"
-                    with urllib.request.urlopen(health, timeout=1) as r:
-                        if b"true" in r.read():
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("etcd cluster did not become healthy")
-                time.sleep(0.1)
-
-    def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        proc.kill()
-        proc.wait()
-
-    def stop(self) -> None:
-        for name in list(self.procs):
-            self.kill(name)
-
-
 async def retry_unavailable(op: Callable[[], Awaitable[T]], *, within: float = 20.0) -> T:
     """Writes during a leader election fail with Unavailable; a caller retries them."""
     deadline = asyncio.get_running_loop().time() + within
@@ -364,7 +308,7 @@ async def retry_unavailable(op: Callable[[], Awaitable[T]], *, within: float = 2
 
 @pytest.mark.slow
 async def test_failover_to_another_member(tmp_path: Path) -> None:
-    cluster = EtcdCluster(tmp_path)
+    cluster = EtcdCluster(tmp_path, heartbeat_ms=50, election_ms=500)
     await asyncio.to_thread(cluster.start)
     collector: Collector | None = None
     backend: Backend | None = None
