@@ -6,9 +6,15 @@ yet can still pin it: it fetches ``GET /cacerts`` without verifying TLS, refuses
 differs from the token's, then asks ``POST /minikube8s/join`` (now verifying TLS against that
 CA, the whole token as the bearer) for its node credential ``node:<name>:<hmac>``. Both land in
 the data dir (``node.token``, ``pki/ca.crt``, 0600) and are reused at the next start, so the join
-token is needed once. While the master cannot be reached the node keeps trying with backoff
-(it may start later); anything else (a wrong hash, a refused token, a certificate without the
-address the node used) is a ``JoinError`` with one line that says what to fix.
+token is needed once. The join also brings the kubelet's serving certificate (the node sends
+its IPs; ``pki/kubelet.crt``/``.key``, signed by the cluster CA for those IPs and the node
+name); a node whose stored certificate is missing (it joined before kubelets served TLS), does
+not name its current IPs or is about to expire asks ``POST /minikube8s/kubelet-cert`` with its
+node token for a new one. A server too old to issue one leaves the kubelet on plain HTTP,
+which the kubelet announces on its Node. While the master cannot be reached the node keeps
+trying with backoff (it may start later); anything else (a wrong hash, a refused token, a
+certificate without the address the node used) is a ``JoinError`` with one line that says what
+to fix.
 
 Neighbours: the server half is roles/apiserver (``/cacerts``, ``/minikube8s/join``) and
 auth/credentials.py (the token it prints); roles/__init__.py calls ``credentials_for`` before
@@ -27,21 +33,26 @@ import os
 import random
 import re
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..client import errors
 from ..client.rest import Client
+from . import pki
 
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "K10"
 NODE_TOKEN_FILE = "node.token"
 CA_FILE = Path("pki") / "ca.crt"
+KUBELET_CERT_FILE = Path("pki") / pki.KUBELET_CERT
+KUBELET_KEY_FILE = Path("pki") / pki.KUBELET_KEY
 WHERE = "the master prints it; it is in DATA_DIR/token"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+T = TypeVar("T")
 
 
 class JoinError(Exception):
@@ -64,6 +75,10 @@ class NodeCredentials:
 
     token: str = field(repr=False)
     ca_file: Path
+    kubelet_cert: Path | None = None
+    """The kubelet serving certificate (with ``kubelet_key``), None when the server issued
+    none: the kubelet then serves plain HTTP."""
+    kubelet_key: Path | None = None
 
     def client_options(self) -> dict[str, Any]:
         return {"token": self.token, "ca_file": self.ca_file}
@@ -137,7 +152,7 @@ class _Retry(Exception):
 
 
 async def join_once(server: str, token: JoinToken, node_name: str,
-                    data_dir: Path) -> NodeCredentials:
+                    data_dir: Path, addresses: list[str] | None = None) -> NodeCredentials:
     """One attempt: pin the CA, ask for the node credential, write both. ``_Retry`` when
     the server cannot be reached or answers 5xx, ``JoinError`` for the rest."""
     async with Client(server, insecure_skip_tls_verify=True, timeout=10.0,
@@ -157,8 +172,8 @@ async def join_once(server: str, token: JoinToken, node_name: str,
     async with Client(server, token=token.raw, ca_data=ca_pem, timeout=10.0,
                       user_agent=f"minikube8s/join/{node_name}") as pinned:
         try:
-            answer = (await pinned.request("POST", "/minikube8s/join",
-                                           json={"nodeName": node_name})).json()
+            answer = (await pinned.request("POST", "/minikube8s/join", json={
+                "nodeName": node_name, "addresses": list(addresses or [])})).json()
         except errors.TLSVerifyError as e:
             hint = ""
             if "not valid for" in e.message:
@@ -181,23 +196,105 @@ async def join_once(server: str, token: JoinToken, node_name: str,
     write_private(ca_path, ca_pem)
     write_private(data_dir / NODE_TOKEN_FILE, node_token.encode() + b"\n")
     log.info("joined %s as node %s; credentials in %s", server, node_name, data_dir)
-    return NodeCredentials(node_token, ca_path)
+    creds = NodeCredentials(node_token, ca_path)
+    if isinstance(answer, dict):
+        return _store_kubelet_cert(creds, data_dir, answer) or creds
+    return creds
 
 
 async def join(server: str, token: JoinToken, node_name: str, data_dir: Path, *,
-               first_delay: float = 0.5, max_delay: float = 10.0) -> NodeCredentials:
+               addresses: list[str] | None = None, first_delay: float = 0.5,
+               max_delay: float = 10.0) -> NodeCredentials:
     """``join_once`` until it works, backing off (jittered, doubling up to ``max_delay``)
     while the server is unreachable; one warning per outage, not one per attempt."""
+    return await _retrying(lambda: join_once(server, token, node_name, data_dir, addresses),
+                           f"cannot join {server} yet", first_delay=first_delay,
+                           max_delay=max_delay)
+
+
+async def _retrying(attempt: Callable[[], Awaitable[T]], what: str, *,
+                    first_delay: float = 0.5, max_delay: float = 10.0) -> T:
     delay, attempts = first_delay, 0
     while True:
         try:
-            return await join_once(server, token, node_name, data_dir)
+            return await attempt()
         except _Retry as e:
             attempts += 1
             log.log(logging.WARNING if attempts == 1 else logging.DEBUG,
-                    "cannot join %s yet (%s); retrying", server, e)
+                    "%s (%s); retrying", what, e)
         await asyncio.sleep(delay * random.uniform(0.8, 1.2))
         delay = min(delay * 2, max_delay)
+
+
+# -- the kubelet's serving certificate ------------------------------------------------------------
+
+
+def _store_kubelet_cert(creds: NodeCredentials, data_dir: Path,
+                        answer: dict[str, Any]) -> NodeCredentials | None:
+    """Write ``kubeletCert``/``kubeletKey`` of a server answer (0600); None when it has
+    none (a server that predates kubelet TLS)."""
+    cert, key = answer.get("kubeletCert"), answer.get("kubeletKey")
+    if not (isinstance(cert, str) and isinstance(key, str) and cert and key):
+        return None
+    cert_path, key_path = data_dir / KUBELET_CERT_FILE, data_dir / KUBELET_KEY_FILE
+    write_private(key_path, key.encode())
+    write_private(cert_path, cert.encode())
+    return replace(creds, kubelet_cert=cert_path, kubelet_key=key_path)
+
+
+def kubelet_cert_fits(creds: NodeCredentials, data_dir: Path, node_name: str,
+                      addresses: list[str]) -> NodeCredentials | None:
+    """The stored kubelet certificate, if it is signed by the stored CA, names this node's
+    addresses and name, and is not about to expire; else None (ask for a new one)."""
+    cert_path, key_path = data_dir / KUBELET_CERT_FILE, data_dir / KUBELET_KEY_FILE
+    try:
+        fits = pki.serving_cert_fits(cert_path.read_bytes(), key_path.read_bytes(),
+                                     creds.ca_file.read_bytes(),
+                                     pki.kubelet_sans(node_name, addresses))
+    except OSError:
+        return None
+    return replace(creds, kubelet_cert=cert_path, kubelet_key=key_path) if fits else None
+
+
+async def fetch_kubelet_cert(server: str, creds: NodeCredentials, node_name: str,
+                             data_dir: Path, addresses: list[str]) -> NodeCredentials:
+    """One ``POST /minikube8s/kubelet-cert`` with the node token. ``_Retry`` while the
+    server cannot be reached; a server without the endpoint (404) leaves ``creds`` without a
+    certificate (the kubelet serves http, and says so); other refusals are JoinErrors."""
+    async with Client(server, token=creds.token, ca_file=creds.ca_file, timeout=10.0,
+                      user_agent=f"minikube8s/join/{node_name}") as c:
+        try:
+            answer = (await c.request("POST", "/minikube8s/kubelet-cert",
+                                      json={"addresses": addresses})).json()
+        except errors.NotFound:
+            log.warning("%s issues no kubelet certificates (an older control plane): the "
+                        "kubelet serves plain HTTP", server)
+            return creds
+        except (errors.Unavailable, errors.ServerError) as e:
+            raise _Retry(str(e)) from e
+        except errors.Unauthorized as e:
+            raise JoinError(f"{server} refused the stored node credential (401 Unauthorized); "
+                            f"delete {data_dir / NODE_TOKEN_FILE} and join again with "
+                            f"--token ({WHERE})") from e
+        except errors.ClientError as e:
+            raise JoinError(f"{server} refused a kubelet certificate for node "
+                            f"{node_name!r}: {e.message}") from e
+    out = _store_kubelet_cert(creds, data_dir, answer) if isinstance(answer, dict) else None
+    if out is None:
+        raise JoinError(f"{server} answered the kubelet certificate request without one")
+    log.info("got a kubelet serving certificate for node %s from %s", node_name, server)
+    return out
+
+
+async def with_kubelet_cert(server: str, creds: NodeCredentials, *, node_name: str,
+                            data_dir: Path, addresses: list[str]) -> NodeCredentials:
+    """``creds`` with a kubelet certificate that fits: the stored one, or a new one."""
+    have = kubelet_cert_fits(creds, data_dir, node_name, addresses)
+    if have is not None:
+        return have
+    return await _retrying(
+        lambda: fetch_kubelet_cert(server, creds, node_name, data_dir, addresses),
+        f"cannot get a kubelet certificate from {server} yet")
 
 
 def _loopback(server: str) -> bool:
@@ -210,10 +307,21 @@ def _loopback(server: str) -> bool:
         return False
 
 
-async def credentials_for(server: str, *, token: str, node_name: str,
-                          data_dir: Path) -> NodeCredentials | None:
+async def credentials_for(server: str, *, token: str, node_name: str, data_dir: Path,
+                          addresses: list[str] | None = None) -> NodeCredentials | None:
     """What a role-i node's client needs to reach ``server``: None for ``http://`` (no
-    authentication, as before), else the stored or newly joined node credentials."""
+    authentication, as before), else the stored or newly joined node credentials, with the
+    kubelet serving certificate for ``addresses`` (the node's IPs) and the node name."""
+    creds = await _node_credentials(server, token=token, node_name=node_name,
+                                    data_dir=data_dir, addresses=addresses)
+    if creds is None:
+        return None
+    return await with_kubelet_cert(server, creds, node_name=node_name, data_dir=data_dir,
+                                   addresses=list(addresses or []))
+
+
+async def _node_credentials(server: str, *, token: str, node_name: str, data_dir: Path,
+                            addresses: list[str] | None) -> NodeCredentials | None:
     if not server.lower().startswith("https://"):
         if not _loopback(server):
             log.warning("talking to %s over plain HTTP: no TLS, no authentication; use the "
@@ -228,4 +336,4 @@ async def credentials_for(server: str, *, token: str, node_name: str,
         return have
     if parsed is None:
         raise JoinError(f"a node joining {server} needs --token ({WHERE})")
-    return await join(server, parsed, node_name, data_dir)
+    return await join(server, parsed, node_name, data_dir, addresses=addresses)

@@ -7,8 +7,17 @@ accepted everywhere). The CA itself is shared between control planes through the
 (credentials.py); the serving certificate is per control plane and is re-issued at start
 whenever a wanted SAN is missing, it is not signed by the current CA, or it is about to expire.
 
-Files (DATA_DIR/pki): ca.crt, ca.key, apiserver.crt, apiserver.key; keys are 0600 and every
-file is written atomically (a reader never sees half a PEM).
+The kubelets serve HTTPS too (Kubernetes' model): each node's kubelet has a serving
+certificate signed by the CA for its IPs and name (``issue_kubelet_cert``; a joining node gets
+it from the join, a control-plane node issues its own), and each API server holds a client
+certificate ``kube-apiserver-kubelet-client`` (``ensure_kubelet_client_cert``) that it presents
+to the kubelets, which accept no one else (roles/kubelet/server.py). A client certificate, not a
+shared bearer token: a kubelet that receives a token could replay it to every other kubelet,
+while a certificate proves possession of a key the kubelet never sees.
+
+Files (DATA_DIR/pki): ca.crt, ca.key, apiserver.crt, apiserver.key,
+apiserver-kubelet-client.crt/.key (control planes), kubelet.crt, kubelet.key (nodes); keys are
+0600 and every file is written atomically (a reader never sees half a PEM).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import os
 import socket
 import ssl
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +44,13 @@ CA_CERT = "ca.crt"
 CA_KEY = "ca.key"
 SERVING_CERT = "apiserver.crt"
 SERVING_KEY = "apiserver.key"
+KUBELET_CERT = "kubelet.crt"
+KUBELET_KEY = "kubelet.key"
+KUBELET_CLIENT_CERT = "apiserver-kubelet-client.crt"
+KUBELET_CLIENT_KEY = "apiserver-kubelet-client.key"
+KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
+"""The only client a kubelet serves (kube-apiserver's --kubelet-client-certificate CN);
+node certificates are ``system:node:<name>`` and node names hold no ':', so none collides."""
 
 CA_DAYS = 3650
 SERVING_DAYS = 365
@@ -196,10 +212,38 @@ def _cert_sans(cert: x509.Certificate) -> set[str]:
 def issue_serving_cert(ca: CertificateAuthority, sans: Iterable[str], *,
                        common_name: str = "kube-apiserver") -> tuple[bytes, bytes]:
     """(cert PEM, key PEM) for a TLS server answering to ``sans``, signed by ``ca``."""
+    return _issue(ca, common_name=common_name, sans=list(sans),
+                  usage=ExtendedKeyUsageOID.SERVER_AUTH)
+
+
+def issue_client_cert(ca: CertificateAuthority, common_name: str) -> tuple[bytes, bytes]:
+    """(cert PEM, key PEM) for a TLS client named ``common_name`` (no SANs), signed by
+    ``ca``."""
+    return _issue(ca, common_name=common_name, sans=[], usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+
+
+def kubelet_sans(node_name: str, addresses: Iterable[str]) -> list[str]:
+    """What a kubelet's serving certificate names: its IPs (the API server dials the Node's
+    InternalIP) and its node name."""
+    names = [_canonical(a) for a in addresses if a]
+    names.append(_canonical(node_name))
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def issue_kubelet_cert(ca: CertificateAuthority, node_name: str,
+                       addresses: Iterable[str]) -> tuple[bytes, bytes]:
+    """The kubelet serving certificate of ``node_name`` (CN ``system:node:<name>``, as
+    kubelet's own self-signed one), for its ``addresses`` and name."""
+    return issue_serving_cert(ca, kubelet_sans(node_name, addresses),
+                              common_name=f"system:node:{node_name}")
+
+
+def _issue(ca: CertificateAuthority, *, common_name: str, sans: list[str],
+           usage: x509.ObjectIdentifier) -> tuple[bytes, bytes]:
     key = _new_key()
     ca_cert = ca.cert
     now = _now()
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
@@ -212,26 +256,29 @@ def issue_serving_cert(ca: CertificateAuthority, sans: Iterable[str], *,
             digital_signature=True, content_commitment=False, key_encipherment=False,
             data_encipherment=False, key_agreement=False, key_cert_sign=False,
             crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                       critical=False)
-        .add_extension(x509.SubjectAlternativeName(_general_names(sans)), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                        critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
             ca.key.public_key()), critical=False)
-        .sign(ca.key, hashes.SHA256())
     )
+    if sans:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(_general_names(sans)), critical=False)
+    cert = builder.sign(ca.key, hashes.SHA256())
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
-def serving_cert_fits(cert_pem: bytes, key_pem: bytes, ca: CertificateAuthority,
+def serving_cert_fits(cert_pem: bytes, key_pem: bytes, ca: CertificateAuthority | bytes,
                       sans: Iterable[str]) -> bool:
-    """Whether a stored serving certificate can be kept: signed by ``ca``, holding every
-    wanted SAN, matching its key, and not about to expire."""
+    """Whether a stored serving (or client: no SANs wanted) certificate can be kept: signed
+    by ``ca`` (the CA, or just its certificate PEM, as a node holds it), holding every wanted
+    SAN, matching its key, and not about to expire."""
     try:
+        ca_cert = x509.load_pem_x509_certificate(ca) if isinstance(ca, bytes) else ca.cert
         cert = x509.load_pem_x509_certificate(cert_pem)
         key = serialization.load_pem_private_key(key_pem, password=None)
-        cert.verify_directly_issued_by(ca.cert)
+        cert.verify_directly_issued_by(ca_cert)
     except (ValueError, TypeError, InvalidSignature):
         return False
     pub = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -294,6 +341,37 @@ def ensure_serving_cert(pki_dir: Path, ca: CertificateAuthority,
     return ServingFiles(ca_file, cert_path, key_path)
 
 
+def ensure_cert_pair(cert_path: Path, key_path: Path, ca: CertificateAuthority,
+                     issue: Callable[[], tuple[bytes, bytes]],
+                     sans: Iterable[str] = ()) -> bool:
+    """Keep ``cert_path``/``key_path`` when they fit ``ca`` and ``sans``, else write what
+    ``issue()`` makes. True when it issued."""
+    try:
+        if serving_cert_fits(cert_path.read_bytes(), key_path.read_bytes(), ca, sans):
+            return False
+    except OSError:
+        pass
+    cert_pem, key_pem = issue()
+    write_private(key_path, key_pem)
+    write_private(cert_path, cert_pem, mode=0o644)
+    return True
+
+
+def ensure_kubelet_client_cert(pki_dir: Path, ca: CertificateAuthority) -> tuple[Path, Path]:
+    """This API server's client certificate for talking to kubelets (cert, key paths)."""
+    cert_path, key_path = pki_dir / KUBELET_CLIENT_CERT, pki_dir / KUBELET_CLIENT_KEY
+    ensure_cert_pair(cert_path, key_path, ca, lambda: issue_client_cert(ca, KUBELET_CLIENT_CN))
+    return cert_path, key_path
+
+
+def cert_sans(cert_pem: bytes) -> set[str]:
+    """The SANs (canonical IPs, lower-case names) of a PEM certificate; empty if unreadable."""
+    try:
+        return _cert_sans(x509.load_pem_x509_certificate(cert_pem))
+    except ValueError:
+        return set()
+
+
 def server_ssl_context(files: ServingFiles) -> ssl.SSLContext:
     """TLS 1.2+ server context with the serving certificate (no client certificates)."""
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -305,3 +383,42 @@ def server_ssl_context(files: ServingFiles) -> ssl.SSLContext:
     # HTTP/1.1 only: aiohttp does not speak h2, and Go's client would otherwise offer it.
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
+
+
+def kubelet_server_ssl_context(cert: Path, key: Path, ca_file: Path) -> ssl.SSLContext:
+    """The kubelet's TLS: its serving certificate, and client certificates verified against
+    the cluster CA when offered (optional at the TLS layer, so a client without one gets a
+    401 Status, not a failed handshake; server.py decides who may pass)."""
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(str(cert), str(key))
+        ctx.load_verify_locations(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as e:
+        raise PKIError(f"cannot load the kubelet certificate {cert}: {e}") from e
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def kubelet_client_ssl_context(ca_pem: bytes, cert: Path, key: Path) -> ssl.SSLContext:
+    """The API server's TLS towards kubelets: verify them with the cluster CA (the host
+    name checked is the address dialled), present the kubelet client certificate."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem.decode())
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(str(cert), str(key))
+    except (OSError, ssl.SSLError) as e:
+        raise PKIError(f"cannot load the kubelet client certificate {cert}: {e}") from e
+    return ctx
+
+
+def peer_common_name(peercert: object) -> str:
+    """The subject CN of ``SSLSocket.getpeercert()``'s dict (a verified peer), else ""."""
+    if not isinstance(peercert, dict):
+        return ""
+    for rdn in peercert.get("subject") or ():
+        for attr in rdn:
+            if len(attr) == 2 and attr[0] == "commonName":
+                return str(attr[1])
+    return ""

@@ -14,9 +14,10 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ..auth import join
+from ..auth import join, pki
 from ..client import Client, InformerFactory, RealClock
 from ..config import NodeConfig
 from ..store import Backend, open_store
@@ -25,6 +26,9 @@ from . import controllers, kubelet, scheduler
 from .apiserver.server import ApiServer
 from .context import RoleContext
 from .leader import start_elected
+
+if TYPE_CHECKING:
+    from .kubelet.server import KubeletTLS
 
 log = logging.getLogger("minikube8s")
 
@@ -66,11 +70,15 @@ async def run_node(cfg: NodeConfig) -> int:
             api = ApiServer(cfg, store, ready=ready.api, supervisor=sup)
             await api.start()  # returns once ready.api is set (bound, bootstrapped)
         auth: dict[str, Any] | None = {}
+        kubelet_tls: KubeletTLS | None = None
         if api is None and cfg.server:
-            auth = await _join(cfg, stop)
-            if auth is None:
+            joined = await _join(cfg, stop)
+            if joined is None:
                 return 0 if stop.is_set() else 1
-        client, node = await _start_roles(cfg, sup, api, ready, auth)
+            auth, kubelet_tls = joined
+        elif api is not None and cfg.role.node:
+            kubelet_tls = _local_kubelet_tls(cfg, api)
+        client, node = await _start_roles(cfg, sup, api, ready, auth, kubelet_tls)
         log.info("minikube8s up: role=%s node=%s", cfg.role.value, cfg.node_name)
         if node is not None:
             sup.start(_announce_registered(node, ready), name="node registration")
@@ -102,13 +110,44 @@ async def run_node(cfg: NodeConfig) -> int:
     return 0
 
 
-async def _join(cfg: NodeConfig, stop: asyncio.Event) -> dict[str, Any] | None:
+def _node_addresses(cfg: NodeConfig) -> list[str]:
+    """The IPs the kubelet registers (InternalIP), which its serving certificate must name."""
+    from .kubelet.registration import host_ip
+
+    ip = cfg.node_ip or host_ip()
+    return [ip] if ip else []
+
+
+def _kubelet_tls(cert: Path | None, key: Path | None, ca: Path) -> KubeletTLS | None:
+    from .kubelet.server import KubeletTLS
+
+    return KubeletTLS(cert, key, ca) if cert is not None and key is not None else None
+
+
+def _local_kubelet_tls(cfg: NodeConfig, api: ApiServer) -> KubeletTLS | None:
+    """A control-plane node's kubelet certificate, issued here from the CA this control plane
+    holds; None (plain http, as before) without a secure port."""
+    creds = api.credentials
+    if creds is None or api.secure_port <= 0 or not api.ca_file:
+        return None
+    pki_dir = cfg.data_dir / pki.PKI_DIR
+    cert, key = pki_dir / pki.KUBELET_CERT, pki_dir / pki.KUBELET_KEY
+    addresses = _node_addresses(cfg)
+    pki.ensure_cert_pair(cert, key, creds.ca,
+                         lambda: pki.issue_kubelet_cert(creds.ca, cfg.node_name, addresses),
+                         pki.kubelet_sans(cfg.node_name, addresses))
+    return _kubelet_tls(cert, key, Path(api.ca_file))
+
+
+async def _join(cfg: NodeConfig, stop: asyncio.Event,
+                ) -> tuple[dict[str, Any], KubeletTLS | None] | None:
     """A role-i node's client options for ``cfg.server`` (auth/join.py): token and CA, or
-    nothing for plain http; None when the join failed (logged, one line) or a signal stopped
-    it while the server was still unreachable."""
+    nothing for plain http, and the kubelet's certificate if it got one; None when the join
+    failed (logged, one line) or a signal stopped it while the server was still
+    unreachable."""
     task = asyncio.create_task(join.credentials_for(
-        cfg.server, token=cfg.token, node_name=cfg.node_name, data_dir=cfg.data_dir),
-        name="node join")
+        cfg.server, token=cfg.token, node_name=cfg.node_name, data_dir=cfg.data_dir,
+        addresses=_node_addresses(cfg)), name="node join")
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait([task, stopped], return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
@@ -121,7 +160,10 @@ async def _join(cfg: NodeConfig, stop: asyncio.Event) -> dict[str, Any] | None:
     except join.JoinError as e:
         log.error("%s", e)
         return None
-    return {} if creds is None else creds.client_options()
+    if creds is None:
+        return {}, None
+    return creds.client_options(), _kubelet_tls(creds.kubelet_cert, creds.kubelet_key,
+                                                creds.ca_file)
 
 
 async def _announce_registered(node: kubelet.Kubelet, ready: Readiness) -> None:
@@ -160,6 +202,7 @@ async def _close_runtime(node: kubelet.Kubelet, *, drain: bool) -> None:
 
 async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None,
                        ready: Readiness, auth: dict[str, Any] | None = None,
+                       kubelet_tls: KubeletTLS | None = None,
                        ) -> tuple[Client, kubelet.Kubelet | None]:
     """Start the client-side roles over one client and one informer factory (k3s does the same:
     the control plane's controllers talk to their own API server over loopback). On a control
@@ -176,7 +219,7 @@ async def _start_roles(cfg: NodeConfig, sup: Supervisor, api: ApiServer | None,
                     **(auth or {}))
     informers = InformerFactory(client)
     ctx = RoleContext(config=cfg, client=client, informers=informers, supervisor=sup,
-                      clock=RealClock(), server_url=server_url)
+                      clock=RealClock(), server_url=server_url, kubelet_tls=kubelet_tls)
     node: kubelet.Kubelet | None = None
     if cfg.role.control_plane and cfg.leader_election:
         # One scheduler and one controller manager per cluster: each runs, with informers of

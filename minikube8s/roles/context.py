@@ -10,11 +10,15 @@ returns; ``run_node`` starts the informers after every role has asked for its ow
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..client import Client, InformerFactory
 from ..client.clock import Clock
 from ..config import NodeConfig
 from ..tasks import Supervisor
+
+if TYPE_CHECKING:
+    from .kubelet.server import KubeletTLS
 
 
 @dataclass(slots=True)
@@ -25,3 +29,5 @@ class RoleContext:
     supervisor: Supervisor
     clock: Clock
     server_url: str
+    kubelet_tls: KubeletTLS | None = None
+    """The kubelet server's certificate (HTTPS, the API server only); None: plain HTTP."""

@@ -21,8 +21,12 @@ kubelet: the node's InternalIP (ExternalIP if none) and
   WebSocket attempt still shows the real reason.
 
 Errors from the kubelet keep their code and message; an unreachable kubelet is 503 naming the
-node. Plain HTTP to the kubelet for now; TLS and the API server's client certificate arrive
-with issue 9.
+node. The kubelet is reached over HTTPS, verified with the cluster CA for the address dialled,
+with this API server's client certificate (``KUBELET_TLS``, installed by server.py), unless
+its Node says it serves plain HTTP (annotation ``minikube8s.io/kubelet-scheme: http``, or none:
+a kubelet older than TLS). The scheme comes only from that annotation: an https kubelet is
+never tried over http. An API server without a secure port has no client certificate and
+answers 503 for an https kubelet.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 from typing import Any
 from urllib.parse import quote
 
@@ -56,6 +61,10 @@ WEBSOCKET_NEEDED = ("exec needs the WebSocket protocol (kubectl 1.30+, or "
 CONNECT_TIMEOUT = 5.0
 LOG_PARAMS = ("follow", "tailLines", "previous", "timestamps", "sinceSeconds", "limitBytes")
 EXEC_FLAGS = ("stdin", "stdout", "stderr", "tty")
+SCHEME_ANNOTATION = "minikube8s.io/kubelet-scheme"
+"""Set by the kubelet at registration (roles/kubelet/registration.py): https or http."""
+
+KUBELET_TLS: web.AppKey[ssl.SSLContext] = web.AppKey("minikube8s.kubelet_tls", ssl.SSLContext)
 
 _REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
             405: "MethodNotAllowed", 409: "Conflict", 500: "InternalError",
@@ -106,7 +115,7 @@ def container_of(pod: Object, wanted: str) -> str:
 
 
 async def _kubelet_base(request: web.Request, pod: Object) -> tuple[str, str]:
-    """(node name, ``http://IP:PORT``) of the kubelet running ``pod``."""
+    """(node name, ``https://IP:PORT`` or ``http://...``) of the kubelet running ``pod``."""
     name = str((pod.get("metadata") or {}).get("name") or "")
     node_name = str((pod.get("spec") or {}).get("nodeName") or "")
     if not node_name:
@@ -126,8 +135,17 @@ async def _kubelet_base(request: web.Request, pod: Object) -> tuple[str, str]:
     if not isinstance(port, int) or port <= 0:
         raise errors.ServiceUnavailable(f"the kubelet of node {node_name} serves no logs or "
                                         "exec port (daemonEndpoints.kubeletEndpoint.Port)")
+    annotations = (node.get("metadata") or {}).get("annotations") or {}
+    scheme = str(annotations.get(SCHEME_ANNOTATION) or "http").lower()
+    if scheme not in ("http", "https"):
+        raise errors.ServiceUnavailable(f"node {node_name} announces an unknown kubelet scheme "
+                                        f"{scheme!r} ({SCHEME_ANNOTATION})")
+    if scheme == "https" and request.app.get(KUBELET_TLS) is None:
+        raise errors.ServiceUnavailable(
+            f"the kubelet of node {node_name} serves https, and this API server has no "
+            f"kubelet client certificate (it runs without a secure port)")
     host = f"[{ip}]" if ":" in str(ip) else str(ip)
-    return node_name, f"http://{host}:{port}"
+    return node_name, f"{scheme}://{host}:{port}"
 
 
 def _unreachable(node: str, base: str, e: BaseException) -> errors.APIError:
@@ -144,10 +162,12 @@ def _path(kind: str, target: Target, container: str) -> str:
                      quote(target.name, safe=""), quote(container, safe="")))
 
 
-def _session() -> aiohttp.ClientSession:
+def _session(request: web.Request, base: str) -> aiohttp.ClientSession:
     # One per request: logs and exec are rare and long, pooling buys nothing here.
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
-        total=None, sock_connect=CONNECT_TIMEOUT, sock_read=None))
+    tls = request.app.get(KUBELET_TLS) if base.startswith("https://") else None
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT, sock_read=None),
+        connector=aiohttp.TCPConnector(ssl=tls) if tls is not None else None)
 
 
 # -- log --------------------------------------------------------------------------------------
@@ -169,7 +189,7 @@ async def logs(request: web.Request, target: Target) -> web.StreamResponse:
     node, base = await _kubelet_base(request, pod)
     query = {k: request.query[k] for k in LOG_PARAMS if request.query.get(k)}
     url = base + _path("containerLogs", target, container)
-    async with _session() as http:
+    async with _session(request, base) as http:
         try:
             upstream = await http.get(url, params=query)
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
@@ -213,7 +233,7 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
     client_ws = web.WebSocketResponse(protocols=PROTOCOLS)
     check = client_ws.can_prepare(request)
     offered = _offered(request)
-    async with _session() as http:
+    async with _session(request, base) as http:
         if not check.ok or not offered:
             # Not a WebSocket (SPDY, or plain): say so, unless the kubelet has a better reason.
             await _plain_check(http, node, base, url, query)

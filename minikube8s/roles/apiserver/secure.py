@@ -15,23 +15,33 @@ words). The ``Caller`` it leaves on the request rides into the write pipeline
 authz.NodeRestriction checks a node's writes against the stored objects.
 
 ``POST /minikube8s/join`` trades the cluster's join token for a node token (authn.py); it
-is the only place the join token is accepted. Neighbours: minikube8s/auth (the decisions),
-app.py (routes, middleware), server.py (installs ``Security`` at start).
+is the only place the join token is accepted. With the node's IPs in the body
+(``{"nodeName": N, "addresses": [IP...]}``; older bodies without them stay valid) it also
+hands out the node's kubelet serving certificate, signed by the cluster CA, for those IPs and
+N (``kubeletCert``, ``kubeletKey``). ``POST /minikube8s/kubelet-cert`` (``{"addresses":
+[...]}``) issues the same for a node that already holds its node token (one that joined
+before kubelets served TLS, or whose IP changed), for that node's own name only.
+Neighbours: minikube8s/auth (the decisions), app.py (routes, middleware), server.py (installs
+``Security`` at start).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from ...api import errors, names
-from ...auth import authn, authz
+from ...auth import authn, authz, pki
 from . import params
 from .keys import CALLER
 
 JOIN_PATH = "/minikube8s/join"
+KUBELET_CERT_PATH = "/minikube8s/kubelet-cert"
+MAX_ADDRESSES = 16
 CACERTS_PATH = "/cacerts"
 
 _ANONYMOUS_EXACT = frozenset({"/version", "/version/", CACERTS_PATH})
@@ -44,6 +54,8 @@ class Security:
 
     authenticator: authn.Authenticator
     ca_pem: bytes
+    ca: pki.CertificateAuthority | None = None
+    """Signs kubelet serving certificates; None: the join hands out none."""
 
 
 SECURITY: web.AppKey[Security] = web.AppKey("minikube8s.security", Security)
@@ -70,8 +82,8 @@ def _watching(request: web.Request) -> bool:
 async def guard(request: web.Request) -> None:
     """Authenticate and authorize one HTTPS request; raises Unauthorized or Forbidden."""
     path = request.path
-    if path == JOIN_PATH:
-        return  # join() checks the join token itself
+    if path in (JOIN_PATH, KUBELET_CERT_PATH):
+        return  # the handlers check their own credential
     header = request.headers.get("Authorization")
     if header is None:
         if anonymous_allowed(request.method, path):
@@ -102,25 +114,65 @@ async def cacerts(request: web.Request) -> web.Response:
     return web.Response(body=sec.ca_pem, content_type="text/plain")
 
 
-async def join(request: web.Request) -> web.Response:
-    """POST {"nodeName": N} with ``Authorization: Bearer <join token>`` -> a node token."""
+def _security(request: web.Request) -> Security:
     sec = request.app.get(SECURITY)
     if sec is None:
         raise errors.NotFound("the server could not find the requested resource")
     if request.method != "POST":
         raise errors.MethodNotAllowed(
             "the server does not allow this method on the requested resource")
-    token = authn.bearer(request.headers.get("Authorization", ""))
-    if token is None or not sec.authenticator.is_join_token(token):
-        raise unauthorized()
+    return sec
+
+
+async def _json_object(request: web.Request, what: str) -> dict[str, Any]:
     raw = await params.read_body(request)
     try:
         body = json.loads(raw)
     except ValueError as e:
-        raise errors.BadRequest(f"the join request is not JSON: {e.args[0] if e.args else e}") \
-            from None
+        raise errors.BadRequest(f"the {what} request is not JSON: "
+                                f"{e.args[0] if e.args else e}") from None
     if not isinstance(body, dict):
-        raise errors.BadRequest('the join request must be a JSON object {"nodeName": NAME}')
+        raise errors.BadRequest(f"the {what} request must be a JSON object")
+    return body
+
+
+def _addresses(kind: str, name: str, body: dict[str, Any]) -> list[str] | None:
+    """The node's IPs from ``body["addresses"]`` (None when absent); 422 for anything that is
+    not a list of at most MAX_ADDRESSES IP addresses."""
+    value = body.get("addresses")
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise errors.Invalid.of(kind, name, [errors.invalid(
+            "addresses", value, "must be a list of IP addresses")])
+    if len(value) > MAX_ADDRESSES:
+        raise errors.Invalid.of(kind, name, [errors.invalid(
+            "addresses", len(value), f"must have at most {MAX_ADDRESSES} items")])
+    out: list[str] = []
+    for i, a in enumerate(value):
+        try:
+            out.append(str(ipaddress.ip_address(a if isinstance(a, str) else "")))
+        except ValueError:
+            raise errors.Invalid.of(kind, name, [errors.invalid(
+                f"addresses[{i}]", a, "must be a valid IP address")]) from None
+    return out
+
+
+def _kubelet_cert(sec: Security, name: str, addresses: list[str]) -> dict[str, str]:
+    if sec.ca is None:
+        return {}
+    cert, key = pki.issue_kubelet_cert(sec.ca, name, addresses)
+    return {"kubeletCert": cert.decode(), "kubeletKey": key.decode()}
+
+
+async def join(request: web.Request) -> web.Response:
+    """POST {"nodeName": N[, "addresses": [IP...]]} with ``Authorization: Bearer <join
+    token>`` -> a node token (and, with addresses, the kubelet serving certificate)."""
+    sec = _security(request)
+    token = authn.bearer(request.headers.get("Authorization", ""))
+    if token is None or not sec.authenticator.is_join_token(token):
+        raise unauthorized()
+    body = await _json_object(request, "join")
     name = body.get("nodeName")
     if not isinstance(name, str) or not name:
         raise errors.Invalid.of("JoinRequest", "", [errors.required("nodeName")])
@@ -128,7 +180,30 @@ async def join(request: web.Request) -> web.Response:
     if problems:
         raise errors.Invalid.of("JoinRequest", name, [
             errors.invalid("nodeName", name, p) for p in problems])
-    return web.json_response({"nodeName": name, "token": sec.authenticator.node_token(name)})
+    addresses = _addresses("JoinRequest", name, body)
+    answer = {"nodeName": name, "token": sec.authenticator.node_token(name)}
+    if addresses is not None:
+        answer |= _kubelet_cert(sec, name, addresses)
+    return web.json_response(answer)
+
+
+async def kubelet_cert(request: web.Request) -> web.Response:
+    """POST {"addresses": [IP...]} with ``Authorization: Bearer <node token>`` -> that
+    node's kubelet serving certificate (its own name only: the name comes from the token)."""
+    sec = _security(request)
+    token = authn.bearer(request.headers.get("Authorization", ""))
+    user = sec.authenticator.authenticate(token) if token else None
+    if user is None:
+        raise unauthorized()
+    name = user.node_name
+    if not name:
+        raise errors.Forbidden(f'forbidden: User "{user.name}" cannot post path '
+                               f'"{KUBELET_CERT_PATH}": only nodes get kubelet certificates')
+    body = await _json_object(request, "kubelet certificate")
+    addresses = _addresses("KubeletCertificateRequest", name, body) or []
+    if sec.ca is None:
+        raise errors.NotFound("the server could not find the requested resource")
+    return web.json_response({"nodeName": name, **_kubelet_cert(sec, name, addresses)})
 
 
 def register(app: web.Application) -> None:
@@ -136,3 +211,4 @@ def register(app: web.Application) -> None:
     ``Security``."""
     app.router.add_get(CACERTS_PATH, cacerts)
     app.router.add_route("*", JOIN_PATH, join)
+    app.router.add_route("*", KUBELET_CERT_PATH, kubelet_cert)

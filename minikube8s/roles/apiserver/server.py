@@ -30,6 +30,7 @@ from .app import build_app
 from .bootstrap import ensure_defaults
 from .interfaces import Strategy
 from .keys import HUBS, Settings
+from .proxy import KUBELET_TLS
 from .registry import Registry
 from .secure import SECURITY, Security
 from .services import ServiceStrategy
@@ -115,7 +116,10 @@ class ApiServer:
             sans = list(dict.fromkeys([*sans, self.secure_host]))
         files = pki.ensure_serving_cert(cfg.data_dir / pki.PKI_DIR, creds.ca, sans)
         self.ca_file = str(files.ca_cert)
-        self.app[SECURITY] = Security(creds.authenticator(), creds.ca_cert.encode())
+        self.app[SECURITY] = Security(creds.authenticator(), creds.ca_cert.encode(), creds.ca)
+        # The client certificate kubelets accept (proxy.py: pods/log, pods/exec over https).
+        cert, key = pki.ensure_kubelet_client_cert(cfg.data_dir / pki.PKI_DIR, creds.ca)
+        self.app[KUBELET_TLS] = pki.kubelet_client_ssl_context(creds.ca_cert.encode(), cert, key)
         return pki.server_ssl_context(files)
 
     async def start(self) -> None:

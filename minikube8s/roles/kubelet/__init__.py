@@ -74,9 +74,10 @@ async def _start_server(ctx: RoleContext, kubelet: Kubelet, runtime: Runtime) ->
     server = KubeletServer(streams=streams_for(runtime),
                            pods=lambda ns, name: kubelet.pods.get_by_name(name, ns),
                            host=cfg.node_ip or "0.0.0.0", port=cfg.kubelet_port,
-                           node_name=cfg.node_name)
+                           node_name=cfg.node_name, tls=ctx.kubelet_tls)
     try:
         kubelet.facts.kubelet_port = await server.start()
+        kubelet.facts.kubelet_scheme = server.scheme
     except OSError as e:
         log.error("kubelet server: cannot listen on %s:%d (%s); logs and exec will not work",
                   server.host, server.port, e)

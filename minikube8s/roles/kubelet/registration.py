@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 Object = dict[str, Any]
 NODES = resource("nodes")
+SCHEME_ANNOTATION = "minikube8s.io/kubelet-scheme"
+"""https or http: how the API server reaches this node's kubelet server (roles/apiserver/
+proxy.py reads it; it never tries http on a kubelet that announces https)."""
 KUBELET_VERSION = "v1.30.0-minikube8s"
 SIOCGIFADDR = 0x8915
 
@@ -86,6 +89,8 @@ class NodeFacts:
     kubelet_port: int = 0
     """Published as daemonEndpoints.kubeletEndpoint.Port: set by the kubelet server once it
     listens; 0 (no server: hollow-nodes) makes the API server answer logs/exec with a 503."""
+    kubelet_scheme: str = "http"
+    """Announced in the SCHEME_ANNOTATION: https once the kubelet server has a certificate."""
 
 
 def machine_facts(*, name: str, runtime_version: str, ip: str = "", cpu: str = "",
@@ -101,6 +106,10 @@ def node_labels(facts: NodeFacts) -> dict[str, str]:
     return {"kubernetes.io/hostname": facts.hostname, "kubernetes.io/os": "linux",
             "kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux",
             "beta.kubernetes.io/arch": arch, **facts.labels}
+
+
+def node_annotations(facts: NodeFacts) -> dict[str, str]:
+    return {SCHEME_ANNOTATION: facts.kubelet_scheme}
 
 
 def node_status(facts: NodeFacts) -> Object:
@@ -129,7 +138,8 @@ def node_object(facts: NodeFacts, conditions: list[Object]) -> Object:
     status = node_status(facts)
     status["conditions"] = conditions
     return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": facts.name, "labels": node_labels(facts)},
+            "metadata": {"name": facts.name, "labels": node_labels(facts),
+                         "annotations": node_annotations(facts)},
             "spec": {}, "status": status}
 
 
@@ -144,7 +154,8 @@ async def register(client: Client, facts: NodeFacts, conditions: list[Object]) -
         pass
     # Merge patches: our labels and facts win, anything else (an admin's labels, the node
     # controller's podCIDR and taints, current conditions until the first heartbeat) stays.
-    await client.patch(NODES, facts.name, {"metadata": {"labels": node_labels(facts)}})
+    await client.patch(NODES, facts.name, {"metadata": {
+        "labels": node_labels(facts), "annotations": node_annotations(facts)}})
     out = await client.patch_status(NODES, facts.name, {"status": node_status(facts)})
     log.info("node %s was already registered; updated it", facts.name)
     return out

@@ -17,8 +17,16 @@ its InternalIP and ``status.daemonEndpoints.kubeletEndpoint.Port`` and come here
 
 Errors before a stream starts are Status bodies with the code the API server passes on (400 no
 such instance or not running, 404 unknown pod). The streams themselves come from the runtime's
-StreamingRuntime (streams.py). Plain HTTP and no authentication for now: TLS and the API
-server's client certificate arrive with issue 9. ``KubeletServer.run`` is the supervised task.
+StreamingRuntime (streams.py). ``KubeletServer.run`` is the supervised task.
+
+With a ``KubeletTLS`` (a joined node, or a control-plane node with a secure port) the server
+speaks HTTPS with its CA-signed serving certificate and serves one client only: the API
+server, proven by its client certificate (CN ``kube-apiserver-kubelet-client``, signed by the
+cluster CA; auth/pki.py). Every path, /healthz too, answers anyone else 401, as Kubernetes'
+kubelet does with anonymous access off: no certificate, bearer tokens of any kind (even the
+admin's), a node's own certificate. Without one (``--server http://...``, an old control
+plane, ``--secure-port -1``) it is plain HTTP without authentication, and the Node says so
+(registration.py's scheme annotation).
 """
 
 from __future__ import annotations
@@ -27,12 +35,15 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from ...auth import pki
 from .streams import ExecProcess, StreamError, StreamingRuntime
 
 log = logging.getLogger(__name__)
@@ -49,9 +60,18 @@ WEBSOCKET_NEEDED = ("exec needs the WebSocket protocol (kubectl 1.30+, or "
                     "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true on 1.29)")
 
 
+@dataclass(frozen=True, slots=True)
+class KubeletTLS:
+    """The kubelet's serving certificate and key, and the CA its one client is signed by."""
+
+    cert: Path
+    key: Path
+    ca_file: Path
+
+
 def status_body(code: int, message: str, *, reason: str = "") -> Object:
-    reason = reason or {400: "BadRequest", 404: "NotFound", 501: "NotImplemented",
-                        503: "ServiceUnavailable"}.get(code, "InternalError")
+    reason = reason or {400: "BadRequest", 401: "Unauthorized", 404: "NotFound",
+                        501: "NotImplemented", 503: "ServiceUnavailable"}.get(code, "InternalError")
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "code": code}
 
@@ -87,14 +107,16 @@ def query_int(request: web.Request, name: str) -> int | None:
 
 class KubeletServer:
     def __init__(self, *, streams: StreamingRuntime | None, pods: PodLookup,
-                 host: str = "0.0.0.0", port: int = 10250, node_name: str = "") -> None:
+                 host: str = "0.0.0.0", port: int = 10250, node_name: str = "",
+                 tls: KubeletTLS | None = None) -> None:
         self.streams = streams
         self.pods = pods
         self.host = host
         self.port = port
         self.node_name = node_name
+        self.tls = tls
         self._runner: web.AppRunner | None = None
-        self.app = web.Application()
+        self.app = web.Application(middlewares=[_only_apiserver] if tls is not None else [])
         self.app.router.add_get("/healthz", self._healthz)
         self.app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         self.app.router.add_route("GET", "/exec/{namespace}/{pod}/{container}", self._exec)
@@ -105,8 +127,10 @@ class KubeletServer:
         the address is taken."""
         runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None,
                                shutdown_timeout=1.0)
+        ssl_ctx = (pki.kubelet_server_ssl_context(self.tls.cert, self.tls.key, self.tls.ca_file)
+                   if self.tls is not None else None)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = web.TCPSite(runner, self.host, self.port, ssl_context=ssl_ctx)
         try:
             await site.start()
         except OSError:
@@ -116,8 +140,13 @@ class KubeletServer:
         server: Any = site._server
         if server is not None and server.sockets:
             self.port = int(server.sockets[0].getsockname()[1])
-        log.info("kubelet server for node %s on %s:%d", self.node_name, self.host, self.port)
+        log.info("kubelet server for node %s on %s://%s:%d", self.node_name, self.scheme,
+                 self.host, self.port)
         return self.port
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
 
     async def run(self) -> None:
         """The supervised task: serves until cancelled, then stops the server."""
@@ -205,6 +234,19 @@ class KubeletServer:
         finally:
             await proc.close()
         return ws
+
+
+@web.middleware
+async def _only_apiserver(request: web.Request,
+                          handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                          ) -> web.StreamResponse:
+    """Serve the API server's client certificate only (verified against the cluster CA by
+    the TLS layer; a certificate without clientAuth usage fails there already)."""
+    transport = request.transport
+    peer = transport.get_extra_info("peercert") if transport is not None else None
+    if pki.peer_common_name(peer) != pki.KUBELET_CLIENT_CN:
+        return web.json_response(status_body(401, "Unauthorized"), status=401)
+    return await handler(request)
 
 
 async def _limited(chunks: AsyncIterator[bytes], limit: int | None) -> AsyncIterator[bytes]:
