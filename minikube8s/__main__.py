@@ -185,6 +185,8 @@ def node(
      cfg.leader_elect_retry_period) = durations
     if p["node_name"]:
         cfg.node_name = p["node_name"]
+    from .auth.credentials import CredentialsError
+    from .auth.pki import PKIError
     from .roles import run_node
     from .store import StoreError
 
@@ -193,6 +195,10 @@ def node(
     except StoreError as e:
         # Bad --store URL, unreadable database, unreachable etcd: one line, not a traceback.
         logging.getLogger("minikube8s").error("cannot open the store: %s", e)
+        code = 2
+    except (CredentialsError, PKIError) as e:
+        # A damaged CA, certificate or credentials record: one line naming it.
+        logging.getLogger("minikube8s").error("cluster credentials: %s", e)
         code = 2
     raise typer.Exit(code)
 
