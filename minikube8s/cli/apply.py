@@ -23,8 +23,7 @@ from typing import Annotated, Any
 import typer
 
 from ..api import schema
-from ..client import errors as client_errors
-from . import locate, manifests
+from . import manifests
 from .app import (
     Common,
     FilenameOpt,
@@ -33,9 +32,9 @@ from .app import (
     ServerOpt,
     execute,
 )
-from .errors import describe
 from .printers import kind_prefix
 from .session import Session
+from .write import each_manifest
 
 Object = dict[str, Any]
 
@@ -293,24 +292,11 @@ def apply(
     items = manifests.load(list(filename or []), recursive=recursive)
 
     async def run(session: Session) -> int:
-        failures = 0
-        for m in items:
-            try:
-                session.print(await apply_one(session, m, server_side=server_side,
-                                              force_conflicts=force_conflicts,
-                                              field_manager=field_manager))
-            except client_errors.ClientError as e:
-                failures += 1
-                located = locate.located(e, m)  # a 422: the file's line of each field
-                if located:
-                    for text in located:
-                        session.warn(text)
-                    continue
-                line = describe(e, server=session.target.server)
-                head, _, rest = line.partition(": ")
-                session.warn(f"{head}: error when applying \"{m.source}\": {rest}"
-                             if line.startswith("Error from server") else line)
-        return 1 if failures else 0
+        async def one(m: manifests.Manifest) -> str:
+            return await apply_one(session, m, server_side=server_side,
+                                   force_conflicts=force_conflicts, field_manager=field_manager)
+
+        return await each_manifest(session, items, action="applying", one=one)
 
     execute(Common(server, namespace, kubeconfig), run)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, cast
 
 import typer
@@ -63,6 +64,23 @@ def _report(session: Session, exc: BaseException, action: str, source: str, *,
     session.warn(line)
 
 
+async def each_manifest(session: Session, items: list[manifests.Manifest], *, action: str,
+                        one: Callable[[manifests.Manifest], Awaitable[str]]) -> int:
+    """kubectl's rule for ``-f``: every manifest on its own; a failure is reported (the file's
+    line of each refused field for a 422) and counted, and the rest go on. ``one`` returns
+    the line to print for a manifest it handled; the exit code is 1 if any failed."""
+    failures = 0
+    for m in items:
+        try:
+            line = await one(m)
+        except client_errors.ClientError as e:
+            failures += 1
+            _report(session, e, action, m.source, manifest=m)
+            continue
+        session.print(line)
+    return 1 if failures else 0
+
+
 # ----------------------------------------------------------------------------- create
 
 
@@ -77,19 +95,14 @@ def create(
     items = manifests.load(list(filename or []), recursive=recursive)
 
     async def run(session: Session) -> int:
-        failures = 0
-        for m in items:
+        async def one(m: manifests.Manifest) -> str:
             res = session.for_manifest(m)
-            try:
-                obj = await session.client.create(res, m.obj, namespace=session.manifest_ns(
-                    res, m), field_manager="kubectl-create")
-            except client_errors.ClientError as e:
-                failures += 1
-                _report(session, e, "creating", m.source, manifest=m)
-                continue
+            obj = await session.client.create(res, m.obj, namespace=session.manifest_ns(
+                res, m), field_manager="kubectl-create")
             name = (obj.get("metadata") or {}).get("name", m.name)
-            session.print(f"{_kind_of(res)}/{name} created")
-        return 1 if failures else 0
+            return f"{_kind_of(res)}/{name} created"
+
+        return await each_manifest(session, items, action="creating", one=one)
 
     execute(Common(server, namespace, kubeconfig), run)
 
@@ -110,29 +123,23 @@ def replace(
     items = manifests.load(list(filename or []), recursive=recursive)
 
     async def run(session: Session) -> int:
-        failures = 0
-        for m in items:
+        async def one(m: manifests.Manifest) -> str:
             res = session.for_manifest(m)
             ns = session.manifest_ns(res, m)
-            try:
-                if force:
-                    await _delete_and_wait(session, res, m.name, ns, wait_seconds=60)
-                    await session.client.create(res, m.obj, namespace=ns)
-                    session.print(f"{_kind_of(res)}/{m.name} replaced")
-                    continue
-                body = dict(m.obj)
-                md = dict(body.get("metadata") or {})
-                if not md.get("resourceVersion"):
-                    live = await session.get(res, m.name, namespace=ns)
-                    md["resourceVersion"] = (live.get("metadata") or {}).get("resourceVersion")
-                body["metadata"] = md
-                await session.client.update(res, body, namespace=ns)
-            except client_errors.ClientError as e:
-                failures += 1
-                _report(session, e, "replacing", m.source, manifest=m)
-                continue
-            session.print(f"{_kind_of(res)}/{m.name} replaced")
-        return 1 if failures else 0
+            if force:
+                await _delete_and_wait(session, res, m.name, ns, wait_seconds=60)
+                await session.client.create(res, m.obj, namespace=ns)
+                return f"{_kind_of(res)}/{m.name} replaced"
+            body = dict(m.obj)
+            md = dict(body.get("metadata") or {})
+            if not md.get("resourceVersion"):
+                live = await session.get(res, m.name, namespace=ns)
+                md["resourceVersion"] = (live.get("metadata") or {}).get("resourceVersion")
+            body["metadata"] = md
+            await session.client.update(res, body, namespace=ns)
+            return f"{_kind_of(res)}/{m.name} replaced"
+
+        return await each_manifest(session, items, action="replacing", one=one)
 
     execute(Common(server, namespace, kubeconfig), run)
 
