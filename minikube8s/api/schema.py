@@ -1,7 +1,8 @@
 """The known fields of every kind minikube8s serves, as one compact table.
 
-Three consumers: strict field validation (``unknown_fields``: the API server answers
-``fieldValidation=Strict`` with 400 and ``Warn`` with ``Warning:`` headers), strategic merge
+Three consumers: field validation and pruning (``prune_unknown_fields``: the API server drops
+unknown fields from what it stores, and answers ``fieldValidation=Strict`` with 400 and
+``Warn`` with ``Warning:`` headers), strategic merge
 patch (patch.py reads merge keys and strategies from here), and the OpenAPI documents
 (``openapi_definitions``, turned into /openapi/v2 and /openapi/v3 by the API server so that
 ``kubectl create -f`` validates and ``kubectl explain pod.spec.containers`` works).
@@ -32,8 +33,8 @@ from .schema_data import (
 )
 
 __all__ = ["CORE", "KINDS", "META", "TYPES", "Field", "field_of", "fields_of", "kind_type",
-           "openapi_definitions", "strict_decoding_message", "unknown_field_messages",
-           "unknown_fields"]
+           "openapi_definitions", "prune_unknown_fields", "strict_decoding_message",
+           "unknown_field_messages", "unknown_fields"]
 
 Object = dict[str, Any]
 
@@ -112,32 +113,52 @@ def kind_type(kind: str) -> str | None:
 def unknown_fields(obj: Object) -> list[str]:
     """Paths of fields the schema does not know, as Kubernetes prints them for strict
     decoding: ``spec.containers[0].foo``. Unknown kinds report nothing."""
+    return _unknown(obj, prune=False)
+
+
+def prune_unknown_fields(obj: Object) -> list[str]:
+    """Remove, in place and at any depth, the fields ``unknown_fields`` reports, and return
+    their paths. This is what Kubernetes' decoder does for built-in types: an unknown field
+    is never stored (fieldValidation only chooses between dropping it silently, with a
+    warning, or refusing the body). Only types this table describes are pruned: free-form
+    fields (``object``) and kinds without a schema keep everything, so the table must list
+    every real field of the types it does describe (tests/apiserver/test_unknown_fields.py
+    checks it against the official client's models)."""
+    return _unknown(obj, prune=True)
+
+
+def _unknown(obj: Object, *, prune: bool) -> list[str]:
     kind = obj.get("kind") if isinstance(obj, dict) else None
     if not isinstance(kind, str) or kind_type(kind) is None:
         return []
     out: list[str] = []
-    _walk(obj, kind, "", out)
+    _walk(obj, kind, "", out, prune)
     return out
 
 
-def _walk(value: Any, type_name: str, path: str, out: list[str]) -> None:
+def _walk(value: Any, type_name: str, path: str, out: list[str], prune: bool) -> None:
     fields = fields_of(type_name)
     if fields is None or not isinstance(value, dict):
         return
+    drop: list[str] = []
     for key, sub in value.items():
         fp = f"{path}.{key}" if path else str(key)
         f = fields.get(key)
         if f is None:
             out.append(fp)
+            drop.append(key)
             continue
         if f.shape == "object":
-            _walk(sub, f.type, fp, out)
+            _walk(sub, f.type, fp, out, prune)
         elif f.shape == "list" and isinstance(sub, list) and f.type not in _SCALARS:
             for i, item in enumerate(sub):
-                _walk(item, f.type, f"{fp}[{i}]", out)
+                _walk(item, f.type, f"{fp}[{i}]", out, prune)
         elif f.shape == "map" and isinstance(sub, dict) and f.type not in _SCALARS:
             for k, item in sub.items():
-                _walk(item, f.type, f"{fp}.{k}", out)
+                _walk(item, f.type, f"{fp}.{k}", out, prune)
+    if prune:
+        for key in drop:
+            del value[key]
 
 
 def unknown_field_messages(obj: Object) -> list[str]:

@@ -55,6 +55,7 @@ TYPES: dict[str, dict[str, str]] = {
         "continue": "string | Set when more results are available.",
         "remainingItemCount": "int64 | Number of items left after this list.",
         "selfLink": "string | Deprecated.",
+        "shardInfo": "object | Sharding of the list.",
     },
     "LabelSelector": {
         "matchLabels": "map[string]string | Exact label matches.",
@@ -109,6 +110,11 @@ TYPES: dict[str, dict[str, str]] = {
         "hostUsers": "boolean | Use the host's user namespace.",
         "schedulingGates": "[]object merge=name | Gates that block scheduling.",
         "resourceClaims": "[]object merge=name | Resource claims.",
+        "resources": "ResourceRequirements | Total resources of the pod (pod-level "
+                     "resources).",
+        "hostnameOverride": "string | Hostname of the pod, overriding the generated one.",
+        "schedulingGroup": "object | Group the pod is scheduled with.",
+        "evictionResponders": "[]object | Responders to eviction requests.",
     },
     "Container": {
         "name": "string | Name of the container, a DNS_LABEL, unique in the pod.",
@@ -122,6 +128,7 @@ TYPES: dict[str, dict[str, str]] = {
         "resources": "ResourceRequirements | Compute resources required by this container.",
         "resizePolicy": "[]object | Resize policy.",
         "restartPolicy": "string | Restart policy (init containers only).",
+        "restartPolicyRules": "[]object | Rules overriding restartPolicy on exit codes.",
         "volumeMounts": "[]VolumeMount merge=mountPath | Volumes to mount into the container.",
         "volumeDevices": "[]object merge=devicePath | Block devices used by the container.",
         "livenessProbe": "Probe | Periodic probe of container liveness; the container is "
@@ -154,6 +161,7 @@ TYPES: dict[str, dict[str, str]] = {
         "resourceFieldRef": "object | A resource of the container.",
         "configMapKeyRef": "object | A key of a ConfigMap.",
         "secretKeyRef": "object | A key of a secret.",
+        "fileKeyRef": "object | A key of an env file in a volume.",
     },
     "ObjectFieldSelector": {
         "apiVersion": "string | Version of the schema the FieldPath is written in.",
@@ -172,6 +180,7 @@ TYPES: dict[str, dict[str, str]] = {
         "readOnly": "boolean | Mounted read-only if true.",
         "mountPropagation": "string | Mount propagation mode.",
         "recursiveReadOnly": "string | Recursive read-only mode.",
+        "bindMountOptions": "[]string | Extra bind mount options.",
     },
     "Probe": {
         "exec": "ExecAction | Exec specifies the action to take.",
@@ -194,6 +203,7 @@ TYPES: dict[str, dict[str, str]] = {
         "host": "string | Host name to connect to, defaults to the pod IP.",
         "scheme": "string | Scheme to use for connecting to the host. Defaults to HTTP.",
         "httpHeaders": "[]object | Custom headers to set in the request.",
+        "protocol": "string | HTTP protocol version.",
     },
     "TCPSocketAction": {
         "port": "IntOrString | Number or name of the port to access on the container.",
@@ -214,7 +224,18 @@ TYPES: dict[str, dict[str, str]] = {
         "gitRepo": "object | Deprecated: a git repository at a particular revision.",
         "ephemeral": "object | A volume handled by a cluster storage driver.",
         "csi": "object | Ephemeral storage handled by CSI drivers.",
-    },
+        "image": "object | An OCI image or artifact mounted read-only.",
+    }
+    # Cloud and network volume types minikube8s cannot mount: known, so never pruned.
+    | {f: f"object | {d} volume (not supported by minikube8s)." for f, d in (
+        ("awsElasticBlockStore", "AWS EBS"), ("azureDisk", "Azure Data Disk"),
+        ("azureFile", "Azure File Service"), ("cephfs", "CephFS"), ("cinder", "Cinder"),
+        ("fc", "Fibre Channel"), ("flexVolume", "FlexVolume"), ("flocker", "Flocker"),
+        ("gcePersistentDisk", "GCE Persistent Disk"), ("glusterfs", "GlusterFS"),
+        ("iscsi", "iSCSI"), ("photonPersistentDisk", "Photon Controller"),
+        ("portworxVolume", "Portworx"), ("quobyte", "Quobyte"), ("rbd", "Rados Block Device"),
+        ("scaleIO", "ScaleIO"), ("storageos", "StorageOS"),
+        ("vsphereVolume", "vSphere"))},
     "HostPathVolumeSource": {
         "path": "string | Path of the directory on the host.",
         "type": "string | Type for HostPath volume.",
@@ -222,12 +243,14 @@ TYPES: dict[str, dict[str, str]] = {
     "EmptyDirVolumeSource": {
         "medium": "string | Storage medium: \"\" or Memory.",
         "sizeLimit": "Quantity | Total amount of local storage required.",
+        "mode": "integer | Mode bits of the directory.",
     },
     "SecretVolumeSource": {
         "secretName": "string | Name of the secret in the pod's namespace.",
         "items": "[]object | Keys to project.",
         "defaultMode": "integer | Mode bits for created files.",
         "optional": "boolean | Whether the secret must exist.",
+        "defaultUser": "int64 | Owner of the created files.",
     },
     "LocalObjectReference": {"name": "string | Name of the referent."},
     "Toleration": {
@@ -255,6 +278,11 @@ TYPES: dict[str, dict[str, str]] = {
         "resize": "string | Status of a resize.",
         "resourceClaimStatuses": "[]object | Status of resource claims.",
         "observedGeneration": "int64 | Generation observed by the kubelet.",
+        "allocatedResources": "map[string]Quantity | Resources allocated to the pod.",
+        "resources": "ResourceRequirements | Resources applied to the pod.",
+        "extendedResourceClaimStatus": "object | Status of extended resource claims.",
+        "nodeAllocatableResourceClaimStatuses": "[]object | Node-allocatable claim status.",
+        "volumeHealth": "[]object | Health of the pod's volumes.",
     },
     "PodCondition": {
         "type": "string | Type of the condition.",
@@ -392,6 +420,7 @@ TYPES: dict[str, dict[str, str]] = {
         "unschedulable": "boolean | Controls node schedulability of new pods.",
         "taints": "[]Taint | The node's taints.",
         "configSource": "object | Deprecated.",
+        "podPreemptionPolicy": "object | Preemption policy of pods on the node.",
     },
     "Taint": {
         "key": "string | The taint key.",
@@ -413,6 +442,7 @@ TYPES: dict[str, dict[str, str]] = {
         "config": "object | Dynamic kubelet config status.",
         "runtimeHandlers": "[]object | Available runtime handlers.",
         "features": "object | Supported features.",
+        "declaredFeatures": "[]string | Features declared by the node.",
     },
     "NodeCondition": {
         "type": "string | Type of node condition.",
@@ -430,7 +460,8 @@ TYPES: dict[str, dict[str, str]] = {
         ("containerRuntimeVersion", "Container runtime version."),
         ("kubeletVersion", "Kubelet version."), ("kubeProxyVersion", "Kube-proxy version."),
         ("operatingSystem", "Operating system."), ("architecture", "Architecture."))}
-    | {"swap": "object | Swap information."},
+    | {"swap": "object | Swap information.",
+       "runningInUserNamespace": "boolean | Whether the node runs in a user namespace."},
     # ----------------------------------------------------------------- namespace
     "Namespace": {"metadata": "ObjectMeta | Standard object's metadata.",
                   "spec": "NamespaceSpec | Behavior of the Namespace.",

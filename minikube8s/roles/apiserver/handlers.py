@@ -162,8 +162,8 @@ def render_list(request: web.Request, target: Target, items: list[Object], *,
 
 
 def check_body(target: Target, body: Object, *, mode: str) -> tuple[Object, list[str]]:
-    """apiVersion/kind against the URL, v1beta3 -> v1, unknown fields per fieldValidation.
-    Returns the v1 object and the warnings to send."""
+    """apiVersion/kind against the URL, v1beta3 -> v1, unknown fields dropped (and refused
+    or warned about per fieldValidation). Returns the v1 object and the warnings to send."""
     res = target.resource
     api_version = str(body.get("apiVersion") or target.api_version)
     kind = str(body.get("kind") or res.kind)
@@ -180,15 +180,16 @@ def check_body(target: Target, body: Object, *, mode: str) -> tuple[Object, list
     if not res.group and target.version != "v1":
         body, conv_warnings = machinery.to_v1(body)
         warnings.extend(conv_warnings)
-    if mode != "Ignore":
-        unknown = machinery.unknown_fields(body)
-        if unknown:
-            texts = [f'unknown field "{p}"' for p in unknown]
-            if mode == "Strict":
-                raise errors.BadRequest(
-                    f'{res.kind} in version "{target.version}" cannot be handled as a '
-                    f"{res.kind}: strict decoding error: " + ", ".join(texts))
-            warnings.extend(texts)
+    # Unknown fields are never stored, whatever the mode (Kubernetes' decoder drops them for
+    # built-in types): a stored one would come back on every read and warn on every write.
+    unknown = machinery.prune_unknown_fields(body)
+    if unknown and mode != "Ignore":
+        texts = [f'unknown field "{p}"' for p in unknown]
+        if mode == "Strict":
+            raise errors.BadRequest(
+                f'{res.kind} in version "{target.version}" cannot be handled as a '
+                f"{res.kind}: strict decoding error: " + ", ".join(texts))
+        warnings.extend(texts)
     return body, warnings
 
 

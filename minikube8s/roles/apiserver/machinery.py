@@ -51,6 +51,10 @@ def unknown_fields(obj: Object) -> list[str]:
     return list(schema.unknown_fields(obj))
 
 
+def prune_unknown_fields(obj: Object) -> list[str]:
+    return list(schema.prune_unknown_fields(obj))
+
+
 def merge_patch(orig: Object, body: Any) -> Object:
     return cast(Object, patch.merge_patch(orig, body))
 
