@@ -292,8 +292,16 @@ async def _relay(client: web.WebSocketResponse,
     try:
         done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
         if down in done:
-            # The kubelet ended the session (after its status frame): end the client's.
+            # The kubelet ended the session (after its status frame): end the client's. Stop
+            # reading the client first: with a reader waiting, aiohttp's close() drops the
+            # connection right after the close frame instead of awaiting the client's reply,
+            # which kubectl reports as "bad close code 1006". 1006 itself (the kubelet's
+            # connection ended without a close handshake) must never go on the wire.
+            up.cancel()
+            await asyncio.gather(up, return_exceptions=True)
             code = upstream.close_code or aiohttp.WSCloseCode.OK
+            if code == aiohttp.WSCloseCode.ABNORMAL_CLOSURE:
+                code = aiohttp.WSCloseCode.INTERNAL_ERROR
             await client.close(code=code)
         else:
             await upstream.close()

@@ -319,6 +319,12 @@ async def _relay_exec(ws: web.WebSocketResponse, proc: ExecProcess, command: lis
             status = status_body(e.code, e.message)
         if not ws.closed:
             await send(STATUS, json.dumps(status).encode())
+            # Stop reading first: with a reader still waiting, aiohttp's close() drops the
+            # connection right after its close frame instead of awaiting the client's reply,
+            # and the client (the API server's relay) sees an abnormal end (1006), which
+            # kubectl reports as an error after a successful command.
+            in_task.cancel()
+            await asyncio.gather(in_task, return_exceptions=True)
             await ws.close()
     finally:
         for t in (out_task, in_task):
