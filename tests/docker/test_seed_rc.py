@@ -1,18 +1,25 @@
 """The seed's nginx ReplicationController on a real Docker node (tests/fixtures/docker.py).
 
-In order, on one node: the v1beta3 nginx_rc.yaml gives 6 nginx containers, each serving the
-welcome page on its pod IP; ``docker kill`` of one is restarted (restartCount 1); the node
-process killed with SIGKILL and started again adopts the running containers (same ids, none
-added) and removes a container labelled for a pod the API does not have; deleting the RC
-removes every container of its pods within the grace period.
+In order, on one node: from the host the API answers only over HTTPS with a token (the
+insecure port stays on the namespace's loopback); the v1beta3 nginx_rc.yaml gives 6 nginx
+containers, each serving the welcome page on its pod IP; ``docker kill`` of one is restarted
+(restartCount 1); the node process killed with SIGKILL and started again adopts the running
+containers (same ids, none added) and removes a container labelled for a pod the API does not
+have; deleting the RC removes every container of its pods within the grace period.
 """
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
-from tests.fixtures.docker import ROOT, NodeNamespace
+import pytest
+
+from tests.fixtures.docker import KUBECTL, ROOT, NodeNamespace
 
 SEED_RC = ROOT / "examples" / "seed" / "nginx_rc.yaml"
 Object = dict[str, Any]
@@ -29,6 +36,29 @@ def running_ids(node: NodeNamespace, *filters: str) -> set[str]:
     for f in filters:
         args += ["--filter", f]
     return set(node.docker(*args).stdout.split())
+
+
+def test_api_off_the_namespace_is_https_with_a_token_only(docker_node: NodeNamespace) -> None:
+    # The insecure port listens on the namespace's loopback: nothing answers on the veth.
+    with pytest.raises(urllib.error.URLError) as refused:
+        urllib.request.urlopen(f"http://{docker_node.ip}:{docker_node.port}/api/v1/nodes",
+                               timeout=5)
+    assert isinstance(refused.value.reason, ConnectionRefusedError), refused.value
+    assert docker_node.fetch(f"{docker_node.inner_url}/healthz") == "ok"  # it is there inside
+    # HTTPS: the certificate verifies for the veth address; no token is 401.
+    with pytest.raises(urllib.error.HTTPError) as anonymous:
+        urllib.request.urlopen(f"{docker_node.url}/api/v1/nodes", timeout=5,
+                               context=docker_node.ssl_context())
+    assert anonymous.value.code == 401
+    with pytest.raises(urllib.error.URLError) as unverified:
+        urllib.request.urlopen(f"{docker_node.url}/healthz", timeout=5,
+                               context=ssl.create_default_context())
+    assert isinstance(unverified.value.reason, ssl.SSLCertVerificationError)
+    assert docker_node.get("/api/v1/nodes/node1")["metadata"]["name"] == "node1"
+    res = subprocess.run([KUBECTL, "--kubeconfig", str(docker_node.kubeconfig), "get", "nodes",
+                          "-o", "name"], capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(docker_node.base)})
+    assert res.returncode == 0 and res.stdout.split() == ["node/node1"], res
 
 
 def test_seed_rc_runs_six_nginx_serving_the_welcome_page(docker_node: NodeNamespace) -> None:
