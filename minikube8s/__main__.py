@@ -270,9 +270,19 @@ def hollow_nodes(
     start_delay: str = typer.Option("0.1-0.5", "--start-delay",
                                     help="Seconds a container takes to start: S or MIN-MAX."),
     heartbeat_interval: float = typer.Option(10.0, "--heartbeat-interval"),
+    token: str = typer.Option(
+        "", "--token", envvar=_env("token"),
+        help="With an https:// --server: the join token (DATA_DIR/token on the master); "
+             "every hollow node joins with it under its own name."),
+    data_dir: Path = typer.Option(
+        Path("/var/lib/minikube8s/hollow-nodes"), "--data-dir",
+        help="With an https:// --server: each node's token and CA go in DATA_DIR/<node>/."),
+    join_concurrency: int = typer.Option(10, "--join-concurrency", min=1,
+                                         help="How many nodes join at once."),
     log_level: str = typer.Option("INFO", "--log-level", envvar="MINIKUBE8S_LOG_LEVEL"),
 ) -> None:
-    """Run COUNT simulated (hollow) kubelets in one process, for scale tests."""
+    """Run COUNT simulated (hollow) kubelets in one process, for scale tests. Against an
+    https:// server each one joins with --token as a node of its own."""
     from .roles.kubelet import hollow_nodes as hn
 
     logging.basicConfig(level=log_level.upper(),
@@ -285,7 +295,8 @@ def hollow_nodes(
     raise typer.Exit(hn.main(hn.HollowNodesConfig(
         server=server, count=count, name_prefix=name_prefix, first_index=first_index,
         cpu=cpu, memory=memory, pods=pods, node_ip=node_ip, start_delay=delay,
-        heartbeat_interval=heartbeat_interval)))
+        heartbeat_interval=heartbeat_interval, token=token, data_dir=data_dir,
+        join_concurrency=join_concurrency)))
 
 
 # The bundled kubectl-like CLI (`minikube8s get pods,rc`, ...): its verbs live in cli/.

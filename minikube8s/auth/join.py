@@ -18,7 +18,8 @@ to fix.
 
 Neighbours: the server half is roles/apiserver (``/cacerts``, ``/minikube8s/join``) and
 auth/credentials.py (the token it prints); roles/__init__.py calls ``credentials_for`` before
-building a role-i node's REST client (client/rest.py), whose typed errors this module reads.
+building a role-i node's REST client (client/rest.py), whose typed errors this module reads;
+roles/kubelet/hollow_nodes.py calls ``node_credentials`` once per hollow node.
 Tokens never appear in a message or a log line.
 """
 
@@ -153,8 +154,9 @@ class _Retry(Exception):
 
 async def join_once(server: str, token: JoinToken, node_name: str,
                     data_dir: Path, addresses: list[str] | None = None) -> NodeCredentials:
-    """One attempt: pin the CA, ask for the node credential, write both. ``_Retry`` when
-    the server cannot be reached or answers 5xx, ``JoinError`` for the rest."""
+    """One attempt: pin the CA, ask for the node credential (and, when ``addresses`` is
+    not None, the kubelet certificate for them), write them. ``_Retry`` when the server
+    cannot be reached or answers 5xx, ``JoinError`` for the rest."""
     async with Client(server, insecure_skip_tls_verify=True, timeout=10.0,
                       user_agent=f"minikube8s/join/{node_name}") as anon:
         try:
@@ -172,8 +174,11 @@ async def join_once(server: str, token: JoinToken, node_name: str,
     async with Client(server, token=token.raw, ca_data=ca_pem, timeout=10.0,
                       user_agent=f"minikube8s/join/{node_name}") as pinned:
         try:
-            answer = (await pinned.request("POST", "/minikube8s/join", json={
-                "nodeName": node_name, "addresses": list(addresses or [])})).json()
+            # No "addresses" (None: a node without a kubelet port), no kubelet certificate.
+            body: dict[str, Any] = {"nodeName": node_name}
+            if addresses is not None:
+                body["addresses"] = list(addresses)
+            answer = (await pinned.request("POST", "/minikube8s/join", json=body)).json()
         except errors.TLSVerifyError as e:
             hint = ""
             if "not valid for" in e.message:
@@ -312,16 +317,19 @@ async def credentials_for(server: str, *, token: str, node_name: str, data_dir: 
     """What a role-i node's client needs to reach ``server``: None for ``http://`` (no
     authentication, as before), else the stored or newly joined node credentials, with the
     kubelet serving certificate for ``addresses`` (the node's IPs) and the node name."""
-    creds = await _node_credentials(server, token=token, node_name=node_name,
-                                    data_dir=data_dir, addresses=addresses)
+    creds = await node_credentials(server, token=token, node_name=node_name,
+                                   data_dir=data_dir, addresses=addresses)
     if creds is None:
         return None
     return await with_kubelet_cert(server, creds, node_name=node_name, data_dir=data_dir,
                                    addresses=list(addresses or []))
 
 
-async def _node_credentials(server: str, *, token: str, node_name: str, data_dir: Path,
-                            addresses: list[str] | None) -> NodeCredentials | None:
+async def node_credentials(server: str, *, token: str, node_name: str, data_dir: Path,
+                           addresses: list[str] | None = None) -> NodeCredentials | None:
+    """``credentials_for`` without the kubelet certificate, for a node that serves no
+    kubelet port (``minikube8s hollow-nodes``: each hollow node joins with this under its own
+    data dir): None for ``http://``, else the stored or newly joined token and CA."""
     if not server.lower().startswith("https://"):
         if not _loopback(server):
             log.warning("talking to %s over plain HTTP: no TLS, no authentication; use the "

@@ -8,8 +8,18 @@ keeps an idle node cheap: no per-pod polling (runtime timers and watch events wa
 workers), no task per idle pod, heartbeats every 10 s with their phases spread evenly over the
 interval and jittered, and only Warning events (no Started/Killing events per pod).
 
+Against a secure control plane (``--server https://H:6443 --token K10...``) every hollow node
+joins as a real node does (auth/join.py's ``node_credentials``: pin the CA from the token, get
+``node:<name>:<hmac>``), keeping its token and CA under ``DATA_DIR/<node name>/`` for the next
+start, and talks through a Client of its own (https, that CA, its own token), so the Node
+authorizer and NodeRestriction see N distinct nodes. The first join runs alone (it waits,
+with one warning, while the server is unreachable), the others ``join_concurrency`` at a
+time. Hollow nodes serve no kubelet port, so they ask for no kubelet certificate. Over
+``http://`` (the insecure port) they share one Client and one InformerFactory, as before.
+
 The process waits for the API server, starts the nodes, and runs until SIGINT/SIGTERM (exit 0)
-or a crashed task (exit 1). The node names are ``<prefix><index>`` (``hollow-0``...).
+or a crashed task (exit 1); a join refused for good (wrong token, another cluster's CA) exits
+1 with one line. The node names are ``<prefix><index>`` (``hollow-0``...).
 """
 
 from __future__ import annotations
@@ -19,14 +29,19 @@ import contextlib
 import logging
 import random
 import signal
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
 
+from ...auth import join
 from ...client import Client, InformerFactory, RealClock
 from ...tasks import Supervisor
 from .hollow import HollowRuntime
 from .kubelet import Kubelet, KubeletOptions
 
 log = logging.getLogger("minikube8s.hollow-nodes")
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -42,6 +57,26 @@ class HollowNodesConfig:
     start_delay: tuple[float, float] = (0.1, 0.5)
     heartbeat_interval: float = 10.0
     labels: dict[str, str] = field(default_factory=dict)
+    token: str = ""
+    """The cluster join token (https only); not needed once every node has joined."""
+    data_dir: Path = Path("/var/lib/minikube8s/hollow-nodes")
+    """Each node's credentials live in ``data_dir/<node name>/`` (https only)."""
+    join_concurrency: int = 10
+
+    def names(self) -> list[str]:
+        return [f"{self.name_prefix}{self.first_index + i}" for i in range(self.count)]
+
+    @property
+    def secure(self) -> bool:
+        return self.server.lower().startswith("https://")
+
+
+@dataclass(slots=True)
+class Link:
+    """What one hollow node talks through: its Client and the informer factory on it."""
+
+    client: Client
+    informers: InformerFactory
 
 
 def parse_delay(text: str) -> tuple[float, float]:
@@ -54,13 +89,14 @@ def parse_delay(text: str) -> tuple[float, float]:
     return a, b
 
 
-def build(cfg: HollowNodesConfig, *, client: Client, informers: InformerFactory,
+def build(cfg: HollowNodesConfig, *, links: list[Link],
           supervisor: Supervisor) -> list[Kubelet]:
+    """One kubelet per node name over ``links[i]`` (one Link shared by all: the http path)."""
     clock = RealClock()
     rng = random.Random()
     kubelets = []
-    for i in range(cfg.count):
-        name = f"{cfg.name_prefix}{cfg.first_index + i}"
+    for i, name in enumerate(cfg.names()):
+        link = links[i] if len(links) > 1 else links[0]
         opts = KubeletOptions(
             node_name=name, node_ip=cfg.node_ip, cpu=cfg.cpu, memory=cfg.memory,
             max_pods=cfg.pods, labels=dict(cfg.labels),
@@ -70,9 +106,72 @@ def build(cfg: HollowNodesConfig, *, client: Client, informers: InformerFactory,
             status_writers=2, normal_events=False, event_workers=1, wait_for_api=False)
         runtime = HollowRuntime(node_name=name, clock=clock, start_delay=cfg.start_delay,
                                 rng=rng)
-        kubelets.append(Kubelet(opts, client=client, informers=informers, runtime=runtime,
-                                supervisor=supervisor, clock=clock, rng=rng))
+        kubelets.append(Kubelet(opts, client=link.client, informers=link.informers,
+                                runtime=runtime, supervisor=supervisor, clock=clock, rng=rng))
     return kubelets
+
+
+async def join_all(cfg: HollowNodesConfig) -> list[join.NodeCredentials]:
+    """Every node's credentials (stored or newly joined), in ``cfg.names()`` order: the first
+    alone, so an unreachable server costs one wait and one warning, then the rest
+    ``cfg.join_concurrency`` at a time. JoinError as soon as one join is refused for good."""
+    names = cfg.names()
+    gate = asyncio.Semaphore(max(1, cfg.join_concurrency))
+
+    async def one(name: str) -> join.NodeCredentials:
+        async with gate:
+            creds = await join.node_credentials(cfg.server, token=cfg.token, node_name=name,
+                                                data_dir=cfg.data_dir / name)
+        if creds is None:  # only for http://, which does not come here
+            raise join.JoinError(f"{cfg.server}: no credentials for node {name!r}")
+        return creds
+
+    first = await one(names[0])
+    async with asyncio.TaskGroup() as tg:
+        rest = [tg.create_task(one(n), name=f"join {n}") for n in names[1:]]
+    return [first, *(t.result() for t in rest)]
+
+
+def connect(cfg: HollowNodesConfig, creds: list[join.NodeCredentials]) -> list[Link]:
+    """One shared Link over http, else one per node with its own token and the CA."""
+    agent = f"minikube8s/hollow-nodes/{cfg.name_prefix}"
+    if not cfg.secure:
+        client = Client(cfg.server, user_agent=agent, timeout=60.0)
+        return [Link(client, InformerFactory(client))]
+    links = []
+    for name, c in zip(cfg.names(), creds, strict=True):
+        client = Client(cfg.server, user_agent=f"{agent}{name}", timeout=60.0,
+                        **c.client_options())
+        links.append(Link(client, InformerFactory(client)))
+    return links
+
+
+async def _until(stop: asyncio.Event, work: Awaitable[T]) -> tuple[bool, T | None]:
+    """``work``'s result, or (False, None) when ``stop`` fired first (``work`` cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    if task.cancelled():
+        return False, None
+    return True, task.result()
+
+
+def _refusal(e: BaseException) -> join.JoinError | None:
+    """The first JoinError in ``e`` (a TaskGroup wraps them in an ExceptionGroup)."""
+    if isinstance(e, join.JoinError):
+        return e
+    if isinstance(e, BaseExceptionGroup):
+        for inner in e.exceptions:
+            found = _refusal(inner)
+            if found is not None:
+                return found
+    return None
 
 
 async def run(cfg: HollowNodesConfig) -> int:
@@ -81,21 +180,34 @@ async def run(cfg: HollowNodesConfig) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     sup = Supervisor()
-    client = Client(cfg.server, user_agent=f"minikube8s/hollow-nodes/{cfg.name_prefix}",
-                    timeout=60.0)
+    links: list[Link] = []
     try:
-        ready = asyncio.create_task(client.wait_ready())
-        stopping = asyncio.create_task(stop.wait())
-        await asyncio.wait([ready, stopping], return_when=asyncio.FIRST_COMPLETED)
-        if not ready.done():
-            ready.cancel()
+        creds: list[join.NodeCredentials] = []
+        if cfg.secure:
+            try:
+                joined, got = await _until(stop, join_all(cfg))
+            except Exception as e:
+                refused = _refusal(e)
+                if refused is None:
+                    raise
+                log.error("%s", refused)
+                return 1
+            if not joined or got is None:
+                return 0
+            creds = got
+            log.info("%d hollow nodes hold credentials for %s (in %s)", len(creds),
+                     cfg.server, cfg.data_dir)
+        elif cfg.token:
+            log.warning("--token is ignored with an http:// --server")
+        links = connect(cfg, creds)
+        ready, _ = await _until(stop, links[0].client.wait_ready())
+        if not ready:
             return 0
-        stopping.cancel()
-        informers = InformerFactory(client)
-        kubelets = build(cfg, client=client, informers=informers, supervisor=sup)
+        kubelets = build(cfg, links=links, supervisor=sup)
         for k in kubelets:
             k.start()
-        await informers.start(sup)
+        for link in links:
+            await link.informers.start(sup)
         log.info("%d hollow nodes starting against %s", len(kubelets), cfg.server)
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(sup.failed.wait())]
         registered = asyncio.create_task(_log_registered(kubelets))
@@ -109,7 +221,8 @@ async def run(cfg: HollowNodesConfig) -> int:
                 await k.stop()
     finally:
         await sup.stop()
-        await client.close()
+        for link in links:
+            await link.client.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     if sup.failure is not None:
