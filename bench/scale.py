@@ -21,6 +21,15 @@ tests/fixtures/etcd.py's EtcdProcess and ``--store etcd://...``):
   (one GET of a node every 50 ms during the run, timed here);
 - **RSS** (VmRSS at the end, VmHWM peak) and CPU seconds of each process.
 
+Each store runs twice (``--transports http,https``): the hollow nodes on the control plane's
+insecure port (``--server http://...``: one shared client, no TLS, no authentication), then
+joined to its HTTPS port (``--server https://... --token K10...``: every node joins under its
+own name and talks through its own TLS client with its node token, so every node request pays
+TLS, token authentication, the Node authorizer and NodeRestriction). "Nodes Ready" then
+includes the 100 joins. The benchmark's own client (RC POSTs, the watch, the probe) and the
+control plane's scheduler and controllers stay on the loopback insecure port in both, so the
+difference is the nodes' path alone; a second table gives https / http per store.
+
 Anchors: Kubernetes' 2015 goal was p99 pod startup < 5 s with 100 nodes and 3,000 pods
 (kubernetes.io/blog/2015/09/kubernetes-performance-measurements-and); kube-scheduler's
 published throughput is 100-330 pods/s. Targets here: >= 300 pods/s end to end, p99 startup
@@ -175,6 +184,7 @@ class Proc:
 @dataclass
 class StoreResult:
     store: str
+    transport: str = "http"
     pods: int = 0
     nodes_ready_s: float = float("nan")
     created_s: float = float("nan")
@@ -195,6 +205,13 @@ class StoreResult:
     @property
     def pods_per_s(self) -> float:
         return self.running / self.running_s if self.running_s == self.running_s else 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.store} {self.transport}"
+
+    def proc(self, name: str) -> Proc | None:
+        return next((p for p in self.procs if p.name == name), None)
 
 
 class Group:
@@ -343,20 +360,22 @@ def top_functions(raw: Path, n: int) -> list[tuple[str, float]]:
     return [(k, 100.0 * v / total) for k, v in own.most_common(n)] if total else []
 
 
-def spawn_hollow_nodes(url: str, count: int, log_path: Path) -> subprocess.Popen[bytes]:
+def spawn_hollow_nodes(url: str, count: int, log_path: Path,
+                       *join_args: str) -> subprocess.Popen[bytes]:
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "minikube8s", "hollow-nodes", "--count", str(count),
-             "--server", url],
+             "--server", url, *join_args],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-async def run_store(store: str, tmp: Path, args: argparse.Namespace) -> StoreResult:
+async def run_store(store: str, transport: str, tmp: Path,
+                    args: argparse.Namespace) -> StoreResult:
     sys.path.insert(0, str(ROOT))
     api_fx = importlib.import_module("tests.fixtures.apiserver")
     etcd_fx = importlib.import_module("tests.fixtures.etcd")
-    res = StoreResult(store=store, pods=args.rcs * args.replicas)
-    base = tmp / store
+    res = StoreResult(store=store, transport=transport, pods=args.rcs * args.replicas)
+    base = tmp / f"{store}-{transport}"
     base.mkdir()
     etcd = None
     extra: list[str] = list(args.server_args.split())
@@ -368,16 +387,21 @@ async def run_store(store: str, tmp: Path, args: argparse.Namespace) -> StoreRes
     hollow: subprocess.Popen[bytes] | None = None
     hollow_log = base / "hollow.log"
     try:
-        print(f"[{store}] starting the control plane ...", file=sys.stderr, flush=True)
+        print(f"[{res.label}] starting the control plane ...", file=sys.stderr, flush=True)
         control.start()
         t_nodes = time.monotonic()
-        hollow = spawn_hollow_nodes(control.url, args.nodes, hollow_log)
+        if transport == "https":
+            hollow = spawn_hollow_nodes(control.secure_url, args.nodes, hollow_log,
+                                        "--token", control.join_token,
+                                        "--data-dir", str(base / "hollow-nodes"))
+        else:
+            hollow = spawn_hollow_nodes(control.url, args.nodes, hollow_log)
         res.procs = [Proc("control-plane", control.proc.pid), Proc("hollow-nodes", hollow.pid)]
         if etcd is not None and etcd.proc is not None:
             res.procs.append(Proc("etcd", etcd.proc.pid))
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
-            print(f"[{store}] waiting for {args.nodes} Ready nodes ...", file=sys.stderr,
+            print(f"[{res.label}] waiting for {args.nodes} Ready nodes ...", file=sys.stderr,
                   flush=True)
             await wait_nodes(session, control.url, args.nodes, within=args.timeout)
             res.nodes_ready_s = time.monotonic() - t_nodes
@@ -398,11 +422,11 @@ async def run_store(store: str, tmp: Path, args: argparse.Namespace) -> StoreRes
             self_cpu0 = time.process_time()
             profilers = []
             if args.profile:
-                out = Path(args.profile) / store
+                out = Path(args.profile) / f"{store}-{transport}"
                 out.mkdir(parents=True, exist_ok=True)
                 profilers = start_profilers(out, res.procs, args.profile_seconds)
 
-            print(f"[{store}] creating {args.rcs} RCs of {args.replicas} ...",
+            print(f"[{res.label}] creating {args.rcs} RCs of {args.replicas} ...",
                   file=sys.stderr, flush=True)
             t0 = time.monotonic()
             posts = [session.post(f"{control.url}/api/v1/namespaces/{NAMESPACE}/"
@@ -435,7 +459,8 @@ async def run_store(store: str, tmp: Path, args: argparse.Namespace) -> StoreRes
                 res.api_p99[f"{key[0]} {key[1]}"] = summary(h)
 
             if args.latency_pods and not watch_task.done():
-                print(f"[{store}] {args.latency_pods} latency pods at {args.latency_rate:g}/s "
+                print(f"[{res.label}] {args.latency_pods} latency pods at "
+                      f"{args.latency_rate:g}/s "
                       "...", file=sys.stderr, flush=True)
                 for i in range(args.latency_pods):
                     async with session.post(
@@ -452,7 +477,7 @@ async def run_store(store: str, tmp: Path, args: argparse.Namespace) -> StoreRes
                 await asyncio.to_thread(prof.wait)
             if args.profile:
                 for p in res.procs:
-                    raw = Path(args.profile) / store / f"{p.name}.txt"
+                    raw = Path(args.profile) / f"{store}-{transport}" / f"{p.name}.txt"
                     if raw.exists():
                         res.profile[p.name] = top_functions(raw, args.profile_top)
     finally:
@@ -501,7 +526,7 @@ def summary(h: dict[float, float]) -> tuple[float, float, float]:
 
 def report(results: list[StoreResult], *, args: argparse.Namespace, elapsed: float,
            load: tuple[float, float]) -> str:
-    names = [r.store for r in results]
+    names = [r.label for r in results]
     lines = ["| metric | " + " | ".join(names) + " | target / anchor |",
              "|---|" + "---|" * len(names) + "---|"]
 
@@ -554,11 +579,62 @@ def report(results: list[StoreResult], *, args: argparse.Namespace, elapsed: flo
         f"{load[1]:.1f} after; {args.nodes} nodes, {args.rcs} RCs x {args.replicas} replicas; "
         f"run took {elapsed:.0f} s.")
     for r in results:
-        lines += [f"note ({r.store}): {n}" for n in r.notes]
+        lines += [f"note ({r.label}): {n}" for n in r.notes]
         for pname, top in r.profile.items():
-            lines.append(f"\nprofile ({r.store}, {pname}, own samples):")
+            lines.append(f"\nprofile ({r.label}, {pname}, own samples):")
             lines += [f"  {pct:5.1f} %  {where}" for where, pct in top]
+    ratios = ratio_table(results)
+    if ratios:
+        lines += ["", *ratios]
     return "\n".join(lines)
+
+
+def _ratio(secure: float, plain: float) -> str:
+    if not (secure == secure and plain == plain) or plain == 0:  # NaN or nothing to divide
+        return "-"
+    return f"{secure / plain:.2f}"
+
+
+def ratio_table(results: list[StoreResult]) -> list[str]:
+    """https / http per store, for the figures the nodes' transport can move (> 1: more
+    time, CPU or memory with TLS and node tokens; < 1 for pods/s: fewer)."""
+    pairs = []
+    for store in dict.fromkeys(r.store for r in results):
+        by = {r.transport: r for r in results if r.store == store}
+        if "http" in by and "https" in by:
+            pairs.append((store, by["http"], by["https"]))
+    if not pairs:
+        return []
+    lines = ["| https / http | " + " | ".join(s for s, _, _ in pairs) + " |",
+             "|---|" + "---|" * len(pairs)]
+
+    def row(metric: str, pick: Any) -> None:
+        lines.append(f"| {metric} | "
+                     + " | ".join(_ratio(pick(sec), pick(plain)) for _, plain, sec in pairs)
+                     + " |")
+
+    def proc(name: str, what: str) -> Any:
+        def pick(r: StoreResult) -> float:
+            p = r.proc(name)
+            if p is None:
+                return float("nan")
+            return p.cpu if what == "cpu" else float(p.rss_kib)
+        return pick
+
+    row("nodes Ready after (joins included)", lambda r: r.nodes_ready_s)
+    row("all pods Running (s)", lambda r: r.running_s)
+    row("pods/s end to end", lambda r: r.pods_per_s)
+    row("startup p50", lambda r: percentile(r.startup, 50))
+    row("startup p99", lambda r: percentile(r.startup, 99))
+    row("startup p99, pods one at a time", lambda r: percentile(r.latency_startup, 99))
+    row("API p99, server histogram, all",
+        lambda r: r.api_p99.get("all (excl. watch)", (0.0, float("nan"), float("nan")))[2])
+    row("API probe p99 (client)", lambda r: percentile(r.probe_ms, 99))
+    row("control plane CPU", proc("control-plane", "cpu"))
+    row("control plane RSS", proc("control-plane", "rss"))
+    row("hollow-nodes CPU", proc("hollow-nodes", "cpu"))
+    row("hollow-nodes RSS", proc("hollow-nodes", "rss"))
+    return lines
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -567,12 +643,14 @@ async def main(args: argparse.Namespace) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="minikube8s-scale-") as tmp:
         for store in args.stores.split(","):
-            try:
-                results.append(await run_store(store, Path(tmp), args))
-            except Exception as e:  # a report: say why a column is missing, keep the others
-                r = StoreResult(store=store, pods=args.rcs * args.replicas)
-                r.notes.append(f"the run stopped early: {type(e).__name__}: {e}")
-                results.append(r)
+            for transport in args.transports.split(","):
+                try:
+                    results.append(await run_store(store, transport, Path(tmp), args))
+                except Exception as e:  # a report: say why a column is missing, keep the rest
+                    r = StoreResult(store=store, transport=transport,
+                                    pods=args.rcs * args.replicas)
+                    r.notes.append(f"the run stopped early: {type(e).__name__}: {e}")
+                    results.append(r)
     print(report(results, args=args, elapsed=time.monotonic() - started,
                  load=(load0, os.getloadavg()[0])))
     return 0
@@ -581,6 +659,9 @@ async def main(args: argparse.Namespace) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--stores", default="sqlite,etcd", help="comma-separated: sqlite, etcd")
+    p.add_argument("--transports", default="http,https",
+                   help="comma-separated: http (hollow nodes on the insecure port), https "
+                        "(each joined with the join token, its own node token over TLS)")
     p.add_argument("--nodes", type=int, default=100)
     p.add_argument("--rcs", type=int, default=30)
     p.add_argument("--replicas", type=int, default=100)
@@ -593,7 +674,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", default="", help="directory for py-spy profiles (optional)")
     p.add_argument("--profile-seconds", type=float, default=20.0)
     p.add_argument("--profile-top", type=int, default=15)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    unknown = set(args.transports.split(",")) - {"http", "https"}
+    if unknown:
+        p.error(f"--transports: unknown {', '.join(sorted(unknown))} (http, https)")
+    return args
 
 
 if __name__ == "__main__":
