@@ -2,13 +2,16 @@
 
 The node (tests/fixtures/docker.py) runs inside its own network namespace: dockerd, the API
 server, the kubelet and its server on 10250. kubectl 1.33 and the Python client run here and
-reach the API through the namespace's veth pair; the API server proxies to the kubelet inside.
+reach the API's HTTPS port through the namespace's veth pair, verifying the node's certificate
+with its CA and sending the admin token; the API server proxies to the kubelet inside (over
+TLS too, with its client certificate).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +47,19 @@ def busybox_pod(name: str, script: str, *, volume: bool = False) -> str:
 @pytest.fixture(scope="module")
 def kubectl(docker_node: NodeNamespace,  # noqa: F811
             tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    return kubectl_for("1.33", docker_node.url, tmp_path_factory.mktemp("kube-docker"))
+    k = kubectl_for("1.33", docker_node.url, tmp_path_factory.mktemp("kube-docker"))
+    # Kubectl's own kubeconfig has no credentials; the node's has its CA and the admin token
+    # for the same server (kubectl's -s keeps the context's CA and user).
+    shutil.copy(docker_node.kubeconfig, k.home / "config")
+    return k
+
+
+def client_for(node: NodeNamespace) -> kclient.CoreV1Api:
+    """The official client over verified TLS with the admin token (exec's WebSocket too)."""
+    cfg = kclient.Configuration(host=node.url, api_key={
+        "authorization": f"Bearer {node.admin_token}"})
+    cfg.ssl_ca_cert = str(node.ca_file)
+    return kclient.CoreV1Api(kclient.ApiClient(cfg))
 
 
 def running(kubectl: Kubectl, name: str) -> None:
@@ -106,9 +121,7 @@ def test_exec_hostname_exit_code_and_stdin(kubectl: Kubectl, ticker: str) -> Non
 
 
 def test_python_client_exec(docker_node: NodeNamespace, ticker: str) -> None:  # noqa: F811
-    cfg = kclient.Configuration()
-    cfg.host = docker_node.url
-    api = kclient.CoreV1Api(kclient.ApiClient(cfg))
+    api = client_for(docker_node)
     out = kstream(api.connect_get_namespaced_pod_exec, ticker, "default",
                   command=["cat", "/etc/hostname"], stderr=True, stdin=False, stdout=True,
                   tty=False)
@@ -130,9 +143,7 @@ def test_python_client_exec(docker_node: NodeNamespace, ticker: str) -> None:  #
 
 def test_python_client_tty_and_resize(docker_node: NodeNamespace,  # noqa: F811
                                       ticker: str) -> None:
-    cfg = kclient.Configuration()
-    cfg.host = docker_node.url
-    api = kclient.CoreV1Api(kclient.ApiClient(cfg))
+    api = client_for(docker_node)
     ws: Any = kstream(api.connect_get_namespaced_pod_exec, ticker, "default",
                       command=["sh", "-c", "sleep 1; stty size; echo err >&2"], stderr=False,
                       stdin=True, stdout=True, tty=True, _preload_content=False)
