@@ -11,7 +11,8 @@ Issue 5 asks, on one node running the Docker runtime:
 The node is the test fixture's (tests/fixtures/docker.py): a network namespace with its own
 dockerd and ``minikube8s --role ai --runtime docker`` inside, so the figures include the API
 server, scheduler and controllers of that one process as well as the kubelet. The watch runs
-in this process over the fixture's veth; times are time.monotonic. Needs root (as the Docker
+in this process over the fixture's veth, on the node's HTTPS port (its CA, the admin token:
+what any client off the node's machine pays); times are time.monotonic. Needs root (as the Docker
 tests). Results are recorded in docs/benchmarks.md under "Docker pods"; this script reports,
 it never fails on a missed target.
 """
@@ -48,11 +49,17 @@ def rc(replicas: int) -> Object:
                                                            "command": ["sleep", "100000"]}]}}}}
 
 
-async def watch_until_running(url: str, replicas: int, start: asyncio.Event,
+def session(node: NodeNamespace) -> aiohttp.ClientSession:
+    """Requests to ``node.url``: TLS verified with the node's CA, the admin token."""
+    return aiohttp.ClientSession(headers=node.auth_headers(),
+                                 connector=aiohttp.TCPConnector(ssl=node.ssl_context()))
+
+
+async def watch_until_running(node: NodeNamespace, replicas: int, start: asyncio.Event,
                               seen: dict[str, float], running: dict[str, float]) -> None:
     """Record when each pod is first seen, and first seen Running."""
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{url}/api/v1/namespaces/default/pods",
+    async with session(node) as http:
+        async with http.get(f"{node.url}/api/v1/namespaces/default/pods",
                             params={"watch": "1", "labelSelector": "app=bench"},
                             timeout=aiohttp.ClientTimeout(total=None)) as resp:
             start.set()
@@ -86,10 +93,10 @@ async def measure(node: NodeNamespace, replicas: int, idle_seconds: float) -> Ob
     seen: dict[str, float] = {}
     running: dict[str, float] = {}
     ready = asyncio.Event()
-    watcher = asyncio.create_task(watch_until_running(node.url, replicas, ready, seen, running))
+    watcher = asyncio.create_task(watch_until_running(node, replicas, ready, seen, running))
     await ready.wait()
     t0 = time.monotonic()
-    async with aiohttp.ClientSession() as http:
+    async with session(node) as http:
         async with http.post(f"{node.url}/api/v1/namespaces/default/replicationcontrollers",
                              json=rc(replicas)) as r:
             r.raise_for_status()
@@ -103,7 +110,7 @@ async def measure(node: NodeNamespace, replicas: int, idle_seconds: float) -> Ob
     await asyncio.sleep(idle_seconds)
     idle_cpu = (cpu_seconds(pid) - c0) / (time.monotonic() - w0) * 100
     containers = len(node.docker("ps", "-q").stdout.split())
-    solo = await single_pod(node.url)
+    solo = await single_pod(node)
     engine = node.docker("version", "-f", "{{.Server.Version}}").stdout.strip()
     return {"replicas": replicas, "all_running_s": round(all_running, 2),
             "startup_p50_s": round(statistics.median(startup), 2),
@@ -114,11 +121,12 @@ async def measure(node: NodeNamespace, replicas: int, idle_seconds: float) -> Ob
             "docker": engine}
 
 
-async def single_pod(url: str) -> float:
+async def single_pod(node: NodeNamespace) -> float:
     """Startup of one more pod on the now idle node (no burst): create -> Running."""
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "solo"},
            "spec": rc(1)["spec"]["template"]["spec"]}
-    async with aiohttp.ClientSession() as http:
+    url = node.url
+    async with session(node) as http:
         t0 = time.monotonic()
         async with http.post(f"{url}/api/v1/namespaces/default/pods", json=pod) as r:
             r.raise_for_status()
