@@ -77,6 +77,10 @@ def validate_object_meta(md: Any, *, namespaced: bool, name_fn: NameFn,
     if gen_no is not None and (not isinstance(gen_no, int) or gen_no < 0):
         out.append(errors.invalid(f"{path}.generation", gen_no,
                                   "must be greater than or equal to 0"))
+    for key in ("finalizers", "ownerReferences"):
+        # A stored non-list broke every later delete (found by HYPOTHESIS_PROFILE=thorough).
+        if md.get(key) is not None and not isinstance(md[key], list):
+            out.append(errors.invalid(f"{path}.{key}", md[key], "must be a list"))
     for i, fin in enumerate(as_list(md.get("finalizers"))):
         if not isinstance(fin, str):
             out.append(errors.invalid(f"{path}.finalizers[{i}]", fin, "must be a string"))

@@ -7,7 +7,9 @@ the real kube-apiserver).
 
 - The hub's single ``backend.watch`` starts at the backend's current revision, on ``start()`` or
   lazily at the first subscription, in a named task the hub owns.
-- It keeps a ring buffer of the last ``buffer_size`` events. A subscriber whose from_revision is
+- It keeps a ring buffer of the last ``buffer_size`` events, and of no more than
+  ``buffer_bytes`` of their values (10,000 large objects would otherwise pin gigabytes: each
+  event holds its value and the previous one). A subscriber whose from_revision is
   at or after the start of the buffer is served from memory (backlog from the buffer, then live
   events); an older from_revision gets its own ``backend.watch`` (which raises Gone if that
   revision is compacted) behind the same bounded queue.
@@ -160,15 +162,30 @@ class Subscription:
                 await self._pump
 
 
+def _event_bytes(ev: Event) -> int:
+    size = len(ev.kv.value)
+    if ev.prev is not None and ev.prev.value is not ev.kv.value:
+        size += len(ev.prev.value)
+    return size
+
+
 class WatchHub:
     def __init__(
-        self, backend: Backend, prefix: str, *, buffer_size: int = 10_000, name: str = ""
+        self,
+        backend: Backend,
+        prefix: str,
+        *,
+        buffer_size: int = 10_000,
+        buffer_bytes: int = 64 * 2**20,
+        name: str = "",
     ) -> None:
         self.backend = backend
         self.prefix = prefix
         self.name = name or f"watch-hub:{prefix}"
         self._buffer_size = max(1, buffer_size)
         self._buffer: collections.deque[Event] = collections.deque()
+        self._buffer_bytes = max(1, buffer_bytes)
+        self._buffered = 0  # bytes of values held by _buffer
         self._base = 0  # the buffer holds every event after this revision
         self._subscribers: set[Subscription] = set()
         # _subscribers split by how they are offered events: every event, or by index value.
@@ -195,6 +212,7 @@ class WatchHub:
         if self._task is not None:
             return
         self._buffer.clear()
+        self._buffered = 0
         self._ready = asyncio.get_running_loop().create_future()
         # A subscriber may never come to await the failure; don't warn about it.
         self._ready.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -285,8 +303,12 @@ class WatchHub:
     def _publish(self, ev: Event) -> None:
         self.revision = ev.revision
         self._buffer.append(ev)
-        if len(self._buffer) > self._buffer_size:
-            self._base = self._buffer.popleft().revision
+        self._buffered += _event_bytes(ev)
+        while len(self._buffer) > 1 and (len(self._buffer) > self._buffer_size
+                                         or self._buffered > self._buffer_bytes):
+            old = self._buffer.popleft()
+            self._buffered -= _event_bytes(old)
+            self._base = old.revision
         cut: list[Subscription] = []
         for sub in self._unindexed:
             if not sub._offer(ev):
