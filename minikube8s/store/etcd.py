@@ -26,6 +26,12 @@ How the base.py semantics map onto etcd:
   consumer sees nothing missed or repeated. Only Gone (history compacted meanwhile) or
   cancellation ends it.
 
+History is compacted as kube-apiserver does it (--etcd-compaction-interval, 5 minutes): every
+``compact_interval`` seconds the backend compacts to the revision it saw one interval before, so
+between one and two intervals of history stay readable and etcd's database (2 GiB quota by
+default, read-only once full) does not grow with every write ever made. Several API servers
+may each do it: compacting to an already compacted revision is a no-op.
+
 Several endpoints are tried in order; the first that answers becomes the preferred one. A
 write is only retried on another endpoint when the failure proves it was never sent
 (connection refused), so a create is never applied twice. Every library error is mapped to
@@ -35,6 +41,7 @@ the ``base.StoreError`` hierarchy with the gRPC error chained as ``__cause__``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -65,6 +72,7 @@ T = TypeVar("T")
 
 DEFAULT_PORT = 2379
 RPC_TIMEOUT = 10.0
+COMPACT_INTERVAL = 300.0  # kube-apiserver's --etcd-compaction-interval default
 # gRPC's own reconnect backoff grows to 120 s by default; after an etcd restart we want the
 # channel back within about a second, not minutes.
 _CHANNEL_OPTIONS: dict[str, Any] = {
@@ -172,12 +180,15 @@ class _Endpoint:
 class EtcdBackend:
     """One etcd cluster behind the base.Backend protocol."""
 
-    def __init__(self, endpoints: list[tuple[str, int]], *, timeout: float = RPC_TIMEOUT) -> None:
+    def __init__(self, endpoints: list[tuple[str, int]], *, timeout: float = RPC_TIMEOUT,
+                 compact_interval: float = COMPACT_INTERVAL) -> None:
         self._endpoints = [_Endpoint(h, p) for h, p in endpoints]
         self._preferred = 0
         self._timeout = timeout
         self._closed = False
         self._calls: set[Any] = set()  # open watch streams, cancelled by close()
+        self._compact_interval = compact_interval
+        self._compactor: asyncio.Task[None] | None = None
 
     @property
     def preferred_endpoint(self) -> str:
@@ -187,6 +198,22 @@ class EtcdBackend:
     async def connect(self) -> None:
         for ep in self._endpoints:
             await ep.connect()
+
+    def start_compactor(self) -> None:
+        """Start the periodic compaction (idempotent; off when compact_interval is 0)."""
+        if self._compact_interval > 0 and self._compactor is None and not self._closed:
+            self._compactor = asyncio.create_task(self._auto_compact(), name="etcd-compactor")
+
+    async def _auto_compact(self) -> None:
+        previous = 0
+        while True:
+            await asyncio.sleep(self._compact_interval)
+            try:
+                if previous:
+                    await self.compact(previous)
+                previous = await self.current_revision()
+            except StoreError as e:  # etcd away: try again next interval
+                log.warning("etcd compaction to %d failed: %s", previous, e)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -486,6 +513,11 @@ class EtcdBackend:
 
     async def close(self) -> None:
         self._closed = True
+        if self._compactor is not None:
+            self._compactor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._compactor
+            self._compactor = None
         for call in list(self._calls):
             call.cancel()
         for ep in self._endpoints:
@@ -512,10 +544,13 @@ def _event(ev: Any) -> Event:
 async def open_etcd(url: str) -> Backend:
     """Connect to the etcd cluster named by url; raises Unavailable if no endpoint answers.
 
-    ``?timeout=SECONDS`` sets the deadline of each unary call (default 10)."""
-    opts = url_options(url, {"timeout"})
+    ``?timeout=SECONDS`` sets the deadline of each unary call (default 10);
+    ``?compact_interval=SECONDS`` the history compaction period (default 300, 0 disables)."""
+    opts = url_options(url, {"timeout", "compact_interval"})
     backend = EtcdBackend(
-        parse_endpoints(url), timeout=number(url, opts, "timeout", RPC_TIMEOUT) or RPC_TIMEOUT
+        parse_endpoints(url),
+        timeout=number(url, opts, "timeout", RPC_TIMEOUT) or RPC_TIMEOUT,
+        compact_interval=number(url, opts, "compact_interval", COMPACT_INTERVAL),
     )
     await backend.connect()
     try:
@@ -523,4 +558,5 @@ async def open_etcd(url: str) -> Backend:
     except StoreError:
         await backend.close()
         raise
+    backend.start_compactor()
     return backend

@@ -6,21 +6,28 @@ write) plus hypothesis' own state, not a leak: with the history compacted, hundr
 of every write path (create with unknown fields, update, each patch type, apply, status,
 v1beta3, YAML, watches, 4xx answers, delete) leave the traced memory where it was. Measured
 with tracemalloc after a garbage collection, against a server on its own client session
-(aiohttp's TestClient keeps every response it made until it closes).
+(aiohttp's TestClient keeps every response it made until it closes). The real stores compact
+their own history: SQLite's auto-compactor (store/sqlite.py) and, checked here, etcd's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
+from minikube8s.store.base import Gone
+from minikube8s.store.etcd import open_etcd
 from minikube8s.store.fanout import WatchHub
 from minikube8s.store.memory import MemoryBackend
 from tests.fixtures.apiserver import InProcessApi
+from tests.fixtures.etcd import EtcdProcess
 
 PODS = "/api/v1/namespaces/default/pods"
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -136,3 +143,32 @@ async def test_watch_hub_buffer_is_bounded_in_bytes() -> None:
     finally:
         await hub.close()
         await backend.close()
+
+
+@pytest.mark.etcd
+async def test_etcd_history_is_compacted(tmp_path: Path) -> None:
+    """Nothing else compacts etcd (kube-apiserver does it every 5 minutes): the backend keeps
+    one to two ``compact_interval`` of history, older revisions are Gone, values stay. An
+    etcd of its own: compaction is cluster-wide and would surprise the session's other tests."""
+    etcd = EtcdProcess(tmp_path / "etcd")
+    etcd.start()
+    backend = await open_etcd(f"{etcd.url}?compact_interval=0.3")
+    try:
+        kv = await backend.create("/registry/c/a", b"0")
+        for i in range(20):
+            kv = await backend.update("/registry/c/a", b"%d" % i,
+                                      expected_revision=kv.mod_revision)
+        old = kv.mod_revision - 5
+        await backend.list("/registry/c/", revision=old)  # readable now
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            try:
+                await backend.list("/registry/c/", revision=old)
+            except Gone:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "never compacted"
+            await asyncio.sleep(0.1)
+        assert (await backend.get("/registry/c/a")).value == b"19"
+    finally:
+        await backend.close()
+        etcd.stop()
