@@ -7,12 +7,14 @@ in ``DATA_DIR/<node>/``; the process holds no other credential, so everything it
 write (Node registration, heartbeats, Leases, pods/status) goes through their node tokens and
 the Node authorizer and NodeRestriction. The tests check the 20 Ready nodes, an RC's pods
 Running on them, that one node's stored token cannot write another node's status (403) while
-it can write its own, a second start on the stored credentials without ``--token``, and that
-a token of another cluster is refused with one line.
+it can write its own, a second start on the stored credentials without ``--token``, a token
+of another cluster or no token refused with one line, and joins that wait for an absent
+server (one warning) until SIGTERM.
 """
 
 from __future__ import annotations
 
+import asyncio
 import stat
 import subprocess
 import sys
@@ -25,6 +27,7 @@ import pytest
 from minikube8s.auth import join
 from minikube8s.client import Client, errors, resource
 from tests.fixtures.apiserver import ApiServerProcess
+from tests.fixtures.etcd import free_port
 
 from .conftest import eventually
 from .test_process import ready_names, spawn, stop
@@ -151,3 +154,35 @@ def test_a_token_of_another_cluster_is_refused_in_one_line(master: ApiServerProc
     assert "does not match the join token's hash" in out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "hollow" / "hollow-0" / join.NODE_TOKEN_FILE).exists()
+
+
+def test_no_token_and_nothing_stored_is_one_line(master: ApiServerProcess,
+                                                 tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "minikube8s", "hollow-nodes", "--count", "2", "--server",
+         master.secure_url, "--data-dir", str(tmp_path / "hollow")],
+        capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1, out.stderr
+    assert "needs --token" in out.stderr and "Traceback" not in out.stderr
+
+
+async def test_joins_wait_for_an_absent_server_and_stop_on_sigterm(tmp_path: Path) -> None:
+    # Nothing listens there: the first join retries (one warning, not one per node or
+    # attempt) and the others wait behind it; SIGTERM ends the process cleanly.
+    log = tmp_path / "hollow.log"
+    token = "K10" + "0" * 64 + "::server:" + "s" * 32
+    proc = spawn("hollow-nodes", "--count", "30", "--server",
+                 f"https://127.0.0.1:{free_port()}", "--token", token,
+                 "--data-dir", str(tmp_path / "hollow"), log=log)
+    try:
+        async def warned() -> bool:
+            return "cannot join" in log.read_text()
+
+        await eventually(warned, within=10, what="a join warning")
+        await asyncio.sleep(1.5)  # a few more attempts
+    finally:
+        code = stop(proc, log)
+    assert code == 0, log.read_text()[-3000:]
+    text = log.read_text()
+    assert text.count("cannot join") == 1, text
+    assert "Traceback" not in text
