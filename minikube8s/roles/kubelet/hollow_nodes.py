@@ -2,11 +2,12 @@
 
 Kubernetes' kubemark runs one hollow node per pod; here one asyncio process holds them all, so
 100 nodes fit on 2 cores. Every kubelet is the real kubelet core (kubelet.py) over its own
-HollowRuntime; they share ONE Client (one connection pool) and one InformerFactory, but each
-has its own pod informer (fieldSelector spec.nodeName=<its name>), as N kubelets would. What
-keeps an idle node cheap: no per-pod polling (runtime timers and watch events wake the pod
-workers), no task per idle pod, heartbeats every 10 s with their phases spread evenly over the
-interval and jittered, and only Warning events (no Started/Killing events per pod).
+HollowRuntime; over ``http://`` they share ONE Client (one connection pool) and one
+InformerFactory, but each has its own pod informer (fieldSelector spec.nodeName=<its name>),
+as N kubelets would. What keeps an idle node cheap: no per-pod polling (runtime timers and
+watch events wake the pod workers), no task per idle pod, heartbeats every 10 s with their
+phases spread evenly over the interval and jittered, and only Warning events (no
+Started/Killing events per pod).
 
 Against a secure control plane (``--server https://H:6443 --token K10...``) every hollow node
 joins as a real node does (auth/join.py's ``node_credentials``: pin the CA from the token, get

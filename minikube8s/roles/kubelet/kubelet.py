@@ -12,7 +12,8 @@
 runtime, registers the node, starts the heartbeat, and once the pod informer has synced kills
 what the runtime holds for pods the API no longer has (orphans of a previous run). Pods the
 runtime still runs for pods that do exist are adopted: their sync finds the instances and
-starts nothing. hollow_nodes.py runs many of these over one Client and one InformerFactory.
+starts nothing. hollow_nodes.py runs many of these in one process (one Client over http,
+one per node over https).
 """
 
 from __future__ import annotations
