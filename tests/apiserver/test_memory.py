@@ -172,3 +172,32 @@ async def test_etcd_history_is_compacted(tmp_path: Path) -> None:
     finally:
         await backend.close()
         etcd.stop()
+
+
+def test_shared_decode_and_line_caches_stop_at_a_byte_budget() -> None:
+    """512 large objects would pin gigabytes: both caches of WatchHubs also stop at
+    _CACHE_BYTES, evicting the oldest entries first."""
+    import json as _json
+
+    from minikube8s.api.resources import require
+    from minikube8s.roles.apiserver import watch as watch_mod
+    from minikube8s.roles.apiserver.params import Target
+    from minikube8s.store.base import Event, EventType, KeyValue
+    from minikube8s.store.memory import MemoryBackend
+
+    hubs = watch_mod.WatchHubs(MemoryBackend())
+    pods = require("pods")
+    target = Target(resource=pods, version="v1", namespace="default", name="")
+    big = "x" * (1024 * 1024)
+    for rev in range(1, 101):
+        obj = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": f"p{rev}", "namespace": "default", "uid": str(rev),
+                            "annotations": {"big": big}}}
+        kv = KeyValue(key=f"/registry/pods/default/p{rev}", value=_json.dumps(obj).encode(),
+                      create_revision=rev, mod_revision=rev)
+        hubs.decoded(kv)
+        hubs.line(Event(type=EventType.CREATE, kv=kv, prev=None, revision=rev), "ADDED", target)
+    limit = watch_mod._CACHE_BYTES
+    assert 0 < hubs._decoded_bytes <= limit and 0 < hubs._encoded_bytes <= limit
+    assert len(hubs._decoded) <= limit // (1024 * 1024) and len(hubs._encoded) < 100
+    assert hubs._encoded_bytes == sum(len(v) for v in hubs._encoded.values())

@@ -39,6 +39,9 @@ from .registry import Object, Registry
 log = logging.getLogger(__name__)
 
 _ENCODED_CACHE = 512
+_CACHE_BYTES = 32 * 1024 * 1024
+"""Each of the two caches also stops at this many bytes (of encoded lines; of stored values
+for decoded objects): 512 objects near the 3 MiB body limit would otherwise pin 1.5 GB."""
 
 INDEX_FIELDS = ("spec.nodeName", "metadata.name")
 """Exact-match field selectors the hubs index watchers by, most selective use first
@@ -56,7 +59,9 @@ class WatchHubs:
         self.queue_size = queue_size
         self._hubs: dict[str, Any] = {}
         self._encoded: OrderedDict[tuple[int, str, str], bytes] = OrderedDict()
-        self._decoded: OrderedDict[tuple[int, str], Object] = OrderedDict()
+        self._decoded: OrderedDict[tuple[int, str], tuple[Object, int]] = OrderedDict()
+        self._encoded_bytes = 0
+        self._decoded_bytes = 0
         self._closed = False
 
     def hub(self, res: Resource) -> Any:
@@ -95,12 +100,16 @@ class WatchHubs:
     def decoded(self, kv: store.KeyValue) -> Object:
         """The object of a store value, decoded once for all watchers (treat as read-only)."""
         key = (kv.mod_revision, kv.key)
-        obj = self._decoded.get(key)
-        if obj is None:
-            obj = Registry.decode(kv)
-            self._decoded[key] = obj
-            if len(self._decoded) > _ENCODED_CACHE:
-                self._decoded.popitem(last=False)
+        hit = self._decoded.get(key)
+        if hit is not None:
+            return hit[0]
+        obj = Registry.decode(kv)
+        size = len(kv.value)
+        self._decoded[key] = (obj, size)
+        self._decoded_bytes += size
+        while self._decoded and (len(self._decoded) > _ENCODED_CACHE
+                                 or self._decoded_bytes > _CACHE_BYTES):
+            self._decoded_bytes -= self._decoded.popitem(last=False)[1][1]
         return obj
 
     def line(self, ev: store.Event, etype: str, target: Target) -> bytes:
@@ -121,8 +130,10 @@ class WatchHubs:
                 body = encode(served(target, self.decoded(ev.kv)))
             line = event_line(etype, body)
             self._encoded[key] = line
-            if len(self._encoded) > _ENCODED_CACHE:
-                self._encoded.popitem(last=False)
+            self._encoded_bytes += len(line)
+            while self._encoded and (len(self._encoded) > _ENCODED_CACHE
+                                     or self._encoded_bytes > _CACHE_BYTES):
+                self._encoded_bytes -= len(self._encoded.popitem(last=False)[1])
         return line
 
     async def close(self) -> None:
