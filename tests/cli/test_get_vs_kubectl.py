@@ -111,6 +111,7 @@ def _cells(block: list[str]) -> tuple[list[str], list[list[str]]]:
 
 
 AGE = re.compile(r"^(\d+[smhdy])+$|^<unknown>$")
+AGE_COLUMNS = ("AGE", "LAST SEEN")
 
 
 def assert_same(mine: str, theirs: str) -> None:
@@ -124,12 +125,14 @@ def assert_same(mine: str, theirs: str) -> None:
         hb, rb = _cells(b)
         assert ha == hb, f"minikube8s:\n{mine}\nkubectl:\n{theirs}"
         assert len(ra) == len(rb), f"minikube8s:\n{mine}\nkubectl:\n{theirs}"
-        age = ha.index("AGE") if "AGE" in ha else -1
+        # Ages are read a moment apart, so a second may tick between the two reads.
+        ages = [i for i, h in enumerate(ha) if h in AGE_COLUMNS]
         for x, y in zip(ra, rb, strict=True):
-            if age >= 0:
-                assert AGE.match(x[age]) and AGE.match(y[age]), (x, y)
-                age_differs |= x[age] != y[age]
-                x, y = x[:age] + x[age + 1:], y[:age] + y[age + 1:]
+            for i in ages:
+                assert AGE.match(x[i]) and AGE.match(y[i]), (x, y)
+                age_differs |= x[i] != y[i]
+            x = [c for i, c in enumerate(x) if i not in ages]
+            y = [c for i, c in enumerate(y) if i not in ages]
             assert x == y, f"minikube8s:\n{mine}\nkubectl:\n{theirs}"
     # Same cells but different text only if AGE (and so a column width) differed.
     assert age_differs, f"layout differs\nminikube8s:\n{mine!r}\nkubectl:\n{theirs!r}"
