@@ -7,6 +7,7 @@ and its plain-HTTP API on port 8080.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -99,3 +100,14 @@ class NodeConfig:
     @property
     def store_url(self) -> str:
         return self.store or f"sqlite:///{(self.data_dir / 'store.db').resolve()}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address or host name stays on this machine (``localhost``, 127.0.0.0/8,
+    ::1): the insecure port and plain-HTTP servers are only quiet about such hosts."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..files import write_private
 from ..store import base as store
 from . import authn, pki
 
@@ -177,7 +178,7 @@ def mirror(data_dir: Path, creds: ClusterCredentials) -> bool:
         path = data_dir / name
         if _read(path) == value:
             continue
-        pki.write_private(path, (value + "\n").encode())
+        write_private(path, (value + "\n").encode())
         wrote_token = wrote_token or name == TOKEN_FILE
     return wrote_token
 

@@ -28,12 +28,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import ipaddress
 import logging
-import os
 import random
 import re
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,6 +39,8 @@ from urllib.parse import urlsplit
 
 from ..client import errors
 from ..client.rest import Client
+from ..config import is_loopback
+from ..files import write_private
 from . import pki
 
 log = logging.getLogger(__name__)
@@ -106,20 +105,6 @@ def ca_hash(ca_pem: bytes) -> str:
 def ca_matches(token: JoinToken, ca_pem: bytes) -> bool:
     """Whether ``ca_pem`` (the exact bytes of /cacerts) is the CA the token names."""
     return hmac.compare_digest(ca_hash(ca_pem), token.ca_hash)
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``path`` atomically, readable by the owner only (its directory too)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def stored(data_dir: Path, node_name: str,
@@ -302,16 +287,6 @@ async def with_kubelet_cert(server: str, creds: NodeCredentials, *, node_name: s
         f"cannot get a kubelet certificate from {server} yet")
 
 
-def _loopback(server: str) -> bool:
-    host = _host(server)
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 async def credentials_for(server: str, *, token: str, node_name: str, data_dir: Path,
                           addresses: list[str] | None = None) -> NodeCredentials | None:
     """What a role-i node's client needs to reach ``server``: None for ``http://`` (no
@@ -331,7 +306,7 @@ async def node_credentials(server: str, *, token: str, node_name: str, data_dir:
     kubelet port (``minikube8s hollow-nodes``: each hollow node joins with this under its own
     data dir): None for ``http://``, else the stored or newly joined token and CA."""
     if not server.lower().startswith("https://"):
-        if not _loopback(server):
+        if not is_loopback(_host(server)):
             log.warning("talking to %s over plain HTTP: no TLS, no authentication; use the "
                         "control plane's https:// address and --token", server)
         if token:

@@ -25,10 +25,8 @@ from __future__ import annotations
 import datetime
 import hashlib
 import ipaddress
-import os
 import socket
 import ssl
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from ..files import write_private
 
 PKI_DIR = "pki"
 CA_CERT = "ca.crt"
@@ -77,21 +77,6 @@ def ca_fingerprint(ca_pem: bytes) -> str:
     """SHA-256 (hex) of the CA PEM bytes exactly as ``GET /cacerts`` serves them: the hash a
     join token carries, so a joining node can check it talks to the right cluster."""
     return hashlib.sha256(ca_pem).hexdigest()
-
-
-def write_private(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Atomically replace ``path`` with ``data``, created with ``mode`` (never readable by
-    others, not even for a moment)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True, slots=True)

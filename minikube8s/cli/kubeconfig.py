@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import base64
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ..files import write_private
 
 ADMIN_FILE = "kubeconfig"
 READONLY_FILE = "kubeconfig-readonly"
@@ -172,28 +173,13 @@ def admin_document(server_url: str, *, ca_pem: bytes | None = None, token: str =
     }
 
 
-def _write_private(target: Path, text: str) -> None:
-    # Atomically (a reader never sees half a file) and readable by the owner only: the file
-    # holds a bearer token.
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_admin_kubeconfig(data_dir: Path, server_url: str, *, ca_pem: bytes | None = None,
                            token: str = "") -> Path:
     """Write ``DATA_DIR/kubeconfig`` naming ``server_url`` (see admin_document); returns its
     path."""
     target = data_dir / ADMIN_FILE
-    _write_private(target, yaml.safe_dump(
-        admin_document(server_url, ca_pem=ca_pem, token=token), sort_keys=False))
+    write_private(target, yaml.safe_dump(
+        admin_document(server_url, ca_pem=ca_pem, token=token), sort_keys=False).encode())
     return target
 
 
@@ -202,7 +188,7 @@ def write_readonly_kubeconfig(data_dir: Path, server_url: str, *, ca_pem: bytes,
     """``DATA_DIR/kubeconfig-readonly``: the same cluster with the read-only token (user
     ``readonly``: get, list and watch only)."""
     target = data_dir / READONLY_FILE
-    _write_private(target, yaml.safe_dump(
+    write_private(target, yaml.safe_dump(
         admin_document(server_url, ca_pem=ca_pem, token=token, user="readonly"),
-        sort_keys=False))
+        sort_keys=False).encode())
     return target

@@ -14,6 +14,7 @@ import pytest
 
 from minikube8s.auth import join
 from minikube8s.client import Client, resource
+from minikube8s.files import write_private
 from tests.fixtures.etcd import free_port
 
 from .tlsserver import TLSServer, make_pki
@@ -43,8 +44,8 @@ def test_ca_hash_check() -> None:
 def test_stored(tmp_path: Path) -> None:
     assert join.stored(tmp_path, "n1") is None
     pem = make_pki().ca_pem
-    join.write_private(tmp_path / join.CA_FILE, pem)
-    join.write_private(tmp_path / join.NODE_TOKEN_FILE, b"node:n1:abc\n")
+    write_private(tmp_path / join.CA_FILE, pem)
+    write_private(tmp_path / join.NODE_TOKEN_FILE, b"node:n1:abc\n")
     creds = join.stored(tmp_path, "n1")
     assert creds is not None and creds.token == "node:n1:abc"
     assert "abc" not in repr(creds)

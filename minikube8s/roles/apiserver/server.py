@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import ipaddress
 import logging
 import ssl
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from ...auth import authz, credentials, pki
-from ...config import NodeConfig
+from ...config import NodeConfig, is_loopback
 from ...store import base as store
 from ...tasks import Supervisor
 from .admission import build_chain
@@ -123,7 +122,7 @@ class ApiServer:
         return pki.server_ssl_context(files)
 
     async def start(self) -> None:
-        if not _loopback(self.host):
+        if not is_loopback(self.host):
             log.warning("the insecure port %s serves the whole API WITHOUT authentication to "
                         "everyone who can reach it; keep --insecure-bind-address on loopback "
                         "and use the secure port (--secure-port) from other hosts", self.url)
@@ -209,15 +208,6 @@ def _dialable(host: str) -> str:
 
 def _url(scheme: str, host: str, port: int) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _bound_port(site: web.TCPSite) -> int:
