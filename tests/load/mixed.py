@@ -4,6 +4,9 @@ Issue 9 asks that 200 concurrent clients mixing reads, writes and watches for 60
 and lose no update. This module is the load itself, shared by the test
 (tests/load/test_mixed_load.py, which asserts) and the benchmark (bench/load.py, which only
 reports): ``run_load(url, ...)`` drives a running API server and returns a ``LoadResult``.
+tests/load/procs.py spreads the same clients over several processes (for the benchmark, so
+that the load generator is not the bottleneck); ``Load`` takes the slice of worker and watcher
+indices it runs and exposes its phases for that.
 
 The objects are coordination.k8s.io Leases in ``default`` (this API has no ConfigMaps; a
 Lease is the smallest writable object). Clients are asyncio tasks in one process, each with
@@ -89,6 +92,14 @@ class LoadResult:
     watch_events: int = 0
     watch_restarts: int = 0
     delivery: list[float] = field(default_factory=list)
+    writes: dict[tuple[str, int], float] = field(default_factory=dict)
+    """(counter, value) -> when its PUT's 200 reached the writer (time.monotonic, which is
+    one clock for every process on Linux): the start of its delivery latency."""
+    sightings: list[tuple[str, int, float]] = field(default_factory=list)
+    """(counter, value, when a watcher read it); ``delivery`` is computed from both at the
+    end, so writer and watcher may be in different processes."""
+    client_cpu: float = 0.0
+    """CPU seconds the load's process(es) used during the run."""
     problems: list[str] = field(default_factory=list)
 
     def problem(self, text: str) -> None:
@@ -98,6 +109,12 @@ class LoadResult:
     @property
     def requests(self) -> int:
         return sum(self.statuses.values())
+
+    def compute_delivery(self) -> None:
+        """Delivery latency of every sighting whose write's answer was seen (0 when the
+        watcher read it before the writer had its 200)."""
+        self.delivery = [max(0.0, t - self.writes[(name, value)])
+                         for name, value, t in self.sightings if (name, value) in self.writes]
 
     def server_errors(self) -> Counter[tuple[str, int]]:
         return Counter({k: n for k, n in self.statuses.items() if k[1] >= 500 or k[1] == 429})
@@ -160,16 +177,20 @@ def count_of(obj: Object) -> int:
 class Load:
     """One run: the shared state of the clients (see the module docstring)."""
 
-    def __init__(self, url: str, config: LoadConfig) -> None:
+    def __init__(self, url: str, config: LoadConfig, *, workers: range | None = None,
+                 watchers: range | None = None) -> None:
         self.url = url.rstrip("/")
         self.cfg = config
         self.res = LoadResult(config)
         self.counters = [f"counter-{i}" for i in range(config.counters)]
-        self.written: dict[tuple[str, int], float] = {}
-        """(counter, value) -> when its PUT returned: the start of its delivery latency."""
-        self.early: Counter[tuple[str, int]] = Counter()
-        """Deliveries read before the writer had its PUT's answer: latency 0 by this measure."""
+        # Indices are global (they name a worker's Leases and seed its random choices), so
+        # slices run in several processes make up exactly the one-process load.
+        self.worker_ids = workers if workers is not None \
+            else range(config.clients - config.watchers)
+        self.watcher_ids = watchers if watchers is not None else range(config.watchers)
         self.deadline = 0.0
+        self.workers: list[asyncio.Task[None]] = []
+        self.watchers: list[asyncio.Task[None]] = []
         self.seen: list[dict[str, int]] = []
         self.all_caught_up = asyncio.Event()
         self.timeout = aiohttp.ClientTimeout(total=30)
@@ -217,8 +238,7 @@ class Load:
             obj["metadata"].setdefault("annotations", {})[COUNT] = str(value)
             status, out = await self.request(http, "update", "PUT", f"{LEASES}/{name}", obj)
             if status == 200:
-                self.written[(name, value)] = time.monotonic()
-                self.res.delivery.extend([0.0] * self.early.pop((name, value), 0))
+                self.res.writes[(name, value)] = time.monotonic()
                 self.res.increments[name] += 1
                 if count_of(out) != value:
                     self.res.problem(f"PUT {name} to {value} answered {count_of(out)}")
@@ -290,7 +310,7 @@ class Load:
                 self.res.watch_restarts += 1
 
     def _check_caught_up(self) -> None:
-        if len(self.seen) == self.cfg.watchers and all(self._caught_up(s) for s in self.seen):
+        if len(self.seen) == len(self.watcher_ids) and all(self._caught_up(s) for s in self.seen):
             self.all_caught_up.set()
 
     def _caught_up(self, seen: dict[str, int]) -> bool:
@@ -342,47 +362,63 @@ class Load:
         if before is not None and value != before + 1:
             self.res.problem(f"watcher saw {name} go {before} -> {value}")
         seen[name] = value
+        self.res.sightings.append((name, value, time.monotonic()))
         if self.res.final:
             self._check_caught_up()
-        at = self.written.get((name, value))
-        if at is not None:
-            self.res.delivery.append(max(0.0, time.monotonic() - at))
-        else:
-            self.early[(name, value)] += 1
 
     # -- the run ------------------------------------------------------------------------------
 
     async def run(self) -> LoadResult:
+        """The whole load in this process: setup, clients, final counts, checks."""
         await self.setup()
-        cfg = self.cfg
+        cpu0 = time.process_time()
         t0 = time.monotonic()
-        self.deadline = t0 + cfg.duration
-        workers = [asyncio.create_task(self.worker(i), name=f"load worker {i}")
-                   for i in range(cfg.clients - cfg.watchers)]
-        watchers = [asyncio.create_task(self.watcher(i), name=f"load watcher {i}")
-                    for i in range(cfg.watchers)]
-        await asyncio.gather(*workers)
+        self.start(t0 + self.cfg.duration)
+        await self.workers_done()
         self.res.elapsed = time.monotonic() - t0
+        self.res.final = await self.read_final()
+        await self.settle()
+        self.res.client_cpu = time.process_time() - cpu0
+        self.res.compute_delivery()
+        return self.res
+
+    def start(self, deadline: float) -> None:
+        """Start this load's clients; workers stop at ``deadline`` (time.monotonic)."""
+        self.deadline = deadline
+        self.workers = [asyncio.create_task(self.worker(i), name=f"load worker {i}")
+                        for i in self.worker_ids]
+        self.watchers = [asyncio.create_task(self.watcher(i), name=f"load watcher {i}")
+                         for i in self.watcher_ids]
+
+    async def workers_done(self) -> None:
+        await asyncio.gather(*self.workers)
+
+    async def read_final(self) -> dict[str, int]:
+        """The counters' stored values, once every worker (in every process) is done."""
+        final = {}
         async with aiohttp.ClientSession() as http:
             for name in self.counters:
                 status, obj = await self.request(http, "get", "GET", f"{LEASES}/{name}")
                 if status == 200:
-                    self.res.final[name] = count_of(obj)
+                    final[name] = count_of(obj)
+        return final
+
+    async def settle(self) -> None:
+        """With ``res.final`` set: let the watchers reach it, stop them, note who is behind."""
         # A watcher that already saw the final values may sit in a quiet watch until its
         # timeout: stop them all once every one is caught up (or the settle time is over).
         self._check_caught_up()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.all_caught_up.wait(),
-                                   max(0.0, self.deadline + cfg.settle - time.monotonic()))
-        for w in watchers:
+                                   max(0.0, self.deadline + self.cfg.settle - time.monotonic()))
+        for w in self.watchers:
             w.cancel()
-        await asyncio.gather(*watchers, return_exceptions=True)
-        for i, seen in enumerate(self.seen):
+        await asyncio.gather(*self.watchers, return_exceptions=True)
+        for i, seen in zip(self.watcher_ids, self.seen, strict=False):
             behind = {n: (seen.get(n), v) for n, v in self.res.final.items()
                       if seen.get(n) != v}
             if behind:
                 self.res.problem(f"watcher {i} ended behind (seen, final): {behind}")
-        return self.res
 
 
 async def run_load(url: str, config: LoadConfig | None = None) -> LoadResult:
