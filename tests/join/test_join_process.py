@@ -46,15 +46,10 @@ class Master:
 
 @pytest.fixture(scope="module")
 def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Master]:
-    proc = ApiServerProcess(tmp_path_factory.mktemp("master") / "data", "--secure-port", "0",
-                            "--bind-address", "127.0.0.1")
-    proc.start()
-    try:
+    """A control plane on HTTPS (a free loopback port) for nodes to join; other modules import
+    this fixture to get one of their own."""
+    with ApiServerProcess(tmp_path_factory.mktemp("master") / "data").serving() as proc:
         yield Master(proc)
-    finally:
-        code = proc.stop()
-        if code != 0:
-            pytest.fail(f"minikube8s --role a exited with {code}:\n{proc.logs()[-4000:]}")
 
 
 class Node:

@@ -19,7 +19,6 @@ import json
 import ssl
 import stat
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,8 @@ from cryptography import x509
 from minikube8s.auth import join, pki
 from minikube8s.client import Client, resource
 from tests.compat.kubectl import binary
-from tests.fixtures.apiserver import ApiServerProcess
 from tests.fixtures.etcd import free_port
+from tests.join import test_join_process
 from tests.join.test_join_process import Master, Node, wait_ready
 
 NODES = resource("nodes")
@@ -39,18 +38,7 @@ PODS = resource("pods")
 SCHEME = "minikube8s.io/kubelet-scheme"
 STARTED = 'hollow: container "web" started (image nginx, restart 0)'
 
-
-@pytest.fixture(scope="module")
-def master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Master]:
-    proc = ApiServerProcess(tmp_path_factory.mktemp("master") / "data", "--secure-port", "0",
-                            "--bind-address", "127.0.0.1")
-    proc.start()
-    try:
-        yield Master(proc)
-    finally:
-        code = proc.stop()
-        if code != 0:
-            pytest.fail(f"minikube8s --role a exited with {code}:\n{proc.logs()[-4000:]}")
+master = test_join_process.master  # the same fixture: a control plane of this module's own
 
 
 class TLSNode(Node):
