@@ -49,7 +49,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.docker import missing_prerequisite, skip_or_fail
-from tests.fixtures.etcd import etcd_binary, free_port
+from tests.fixtures.etcd import etcd_binary, free_port, terminate
 from tests.fixtures.netcluster import NetCluster, cluster_for_pid, sweep_stale_test_clusters
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
@@ -110,13 +110,7 @@ class EtcdInNode:
         return int(json.loads(res.stdout).get("count") or 0)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.proc = None
 
 
