@@ -2,7 +2,7 @@
 
 Three consumers: field validation and pruning (``prune_unknown_fields``: the API server drops
 unknown fields from what it stores, and answers ``fieldValidation=Strict`` with 400 and
-``Warn`` with ``Warning:`` headers), strategic merge
+``Warn`` with ``Warning:`` headers; jsontypes.py checks value types against it), strategic merge
 patch (patch.py reads merge keys and strategies from here), and the OpenAPI documents
 (``openapi_definitions``, turned into /openapi/v2 and /openapi/v3 by the API server so that
 ``kubectl create -f`` validates and ``kubectl explain pod.spec.containers`` works).

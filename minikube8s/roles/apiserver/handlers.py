@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from ...api import errors
+from ...api import errors, jsontypes
 from . import machinery, params, rules
 from .cacher import Cached
 from .keys import CALLER, REGISTRY
@@ -161,9 +162,16 @@ def render_list(request: web.Request, target: Target, items: list[Object], *,
 # -- request bodies ---------------------------------------------------------------------------
 
 
-def check_body(target: Target, body: Object, *, mode: str) -> tuple[Object, list[str]]:
+def check_body(target: Target, body: Object, *, mode: str,
+               patch_value: Callable[[], str] | None = None) -> tuple[Object, list[str]]:
     """apiVersion/kind against the URL, v1beta3 -> v1, unknown fields dropped (and refused
-    or warned about per fieldValidation). Returns the v1 object and the warnings to send."""
+    or warned about per fieldValidation), JSON types checked against the schema. Returns the
+    v1 object and the warnings to send.
+
+    A body that Go would fail to decode (a wrongly typed field; an unknown field under
+    ``Strict``) is 400 ``... cannot be handled as a Pod: ...``; for the result of a JSON, merge
+    or strategic merge patch (``patch_value`` given) Kubernetes' patcher reports it as 422 on
+    the field ``patch`` instead, with ``patch_value()`` as the bad value."""
     res = target.resource
     api_version = str(body.get("apiVersion") or target.api_version)
     kind = str(body.get("kind") or res.kind)
@@ -183,14 +191,35 @@ def check_body(target: Target, body: Object, *, mode: str) -> tuple[Object, list
     # Unknown fields are never stored, whatever the mode (Kubernetes' decoder drops them for
     # built-in types): a stored one would come back on every read and warn on every write.
     unknown = machinery.prune_unknown_fields(body)
-    if unknown and mode != "Ignore":
+    # Go's decoder fails on the first wrong type before it reports unknown fields.
+    failure = jsontypes.type_error(body)
+    if failure is None and unknown and mode != "Ignore":
         texts = [f'unknown field "{p}"' for p in unknown]
         if mode == "Strict":
-            raise errors.BadRequest(
-                f'{res.kind} in version "{target.version}" cannot be handled as a '
-                f"{res.kind}: strict decoding error: " + ", ".join(texts))
-        warnings.extend(texts)
+            failure = "strict decoding error: " + ", ".join(texts)
+        else:
+            warnings.extend(texts)
+    if failure is not None:
+        if patch_value is not None:
+            raise errors.Invalid.of("", "", [errors.invalid("patch", patch_value(), failure)])
+        raise errors.BadRequest(
+            f'{res.kind} in version "{target.version}" cannot be handled as a {res.kind}: '
+            f"{failure}")
     return body, warnings
+
+
+def go_value_text(v: Any) -> str:
+    """Go's ``%+v`` of a decoded JSON value (``map[spec:map[replicas:abc]]``): how the
+    strategic merge patcher quotes the patch in its 422."""
+    if isinstance(v, dict):
+        return "map[" + " ".join(f"{k}:{go_value_text(v[k])}" for k in sorted(v)) + "]"
+    if isinstance(v, list):
+        return "[" + " ".join(go_value_text(x) for x in v) + "]"
+    if v is None:
+        return "<nil>"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
 
 
 def object_meta(target: Target, body: Object) -> Object:
@@ -203,20 +232,9 @@ def object_meta(target: Target, body: Object) -> Object:
         kind = target.resource.kind
         raise errors.BadRequest(
             f'{kind} in version "{target.version}" cannot be handled as a {kind}: json: '
-            f"cannot unmarshal {go_type(md)} into Go struct field {kind}.metadata of type "
-            "v1.ObjectMeta")
+            f"cannot unmarshal {jsontypes.json_kind(md)} into Go struct field {kind}.metadata "
+            "of type v1.ObjectMeta")
     return md
-
-
-def go_type(v: Any) -> str:
-    """How encoding/json names a JSON value's type in its unmarshal errors."""
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int | float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    return "array" if isinstance(v, list) else "object"
 
 
 def check_namespace(target: Target, obj: Object) -> None:
@@ -351,7 +369,13 @@ async def patch(request: web.Request, target: Target) -> web.Response:
         if md.get("name") and md["name"] != target.name:
             raise errors.BadRequest(f"the name of the object ({md['name']}) does not match "
                                     f"the name on the URL ({target.name})")
-        out, warnings = check_body(target, patched, mode=mode)
+        # Server-side apply reports decoding failures as 400, the other patchers as 422.
+        value: Callable[[], str] | None = None
+        if ctype == STRATEGIC_PATCH:
+            value = lambda: go_value_text(patch_body)  # noqa: E731
+        elif ctype != APPLY_PATCH:
+            value = lambda: json.dumps(patched, separators=(",", ":"))  # noqa: E731
+        out, warnings = check_body(target, patched, mode=mode, patch_value=value)
         if res.namespaced:
             check_namespace(target, out)
         opts.warnings[:] = warnings

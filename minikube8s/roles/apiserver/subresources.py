@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ...api import errors, selectors
+from ...api import errors, jsontypes, selectors
 from ...api.resources import by_kind
 from . import handlers, params, proxy
 from .keys import REGISTRY
@@ -36,7 +36,7 @@ def _cannot_decode(kind: str, field: str, value: Any, go: str) -> errors.BadRequ
     """Kubernetes' 400 for a body whose field has the wrong JSON type."""
     return errors.BadRequest(
         f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal '
-        f"{handlers.go_type(value)} into Go struct field {kind}.{field} of type {go}")
+        f"{jsontypes.json_kind(value)} into Go struct field {kind}.{field} of type {go}")
 
 
 def _struct(obj: Object, key: str, *, kind: str, go: str) -> Object:
