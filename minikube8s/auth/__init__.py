@@ -8,6 +8,8 @@
 - ``authn``: bearer token -> ``UserInfo`` (constant-time comparisons; tokens are never logged).
 - ``authz``: what each user may do (admin, read-only, node), Kubernetes' 403 wording, and the
   NodeRestriction admission check against stored objects.
+- ``nodepasswords``: a node name belongs to the machine that first joined under it (k3s'
+  node password), until its Node is deleted.
 - ``join`` (client side, the node's join flow) lives here too.
 
 roles/apiserver/secure.py applies authn/authz to requests that arrive on the HTTPS port; the

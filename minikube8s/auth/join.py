@@ -6,7 +6,9 @@ yet can still pin it: it fetches ``GET /cacerts`` without verifying TLS, refuses
 differs from the token's, then asks ``POST /minikube8s/join`` (now verifying TLS against that
 CA, the whole token as the bearer) for its node credential ``node:<name>:<hmac>``. Both land in
 the data dir (``node.token``, ``pki/ca.crt``, 0600) and are reused at the next start, so the join
-token is needed once. The join also brings the kubelet's serving certificate (the node sends
+token is needed once. Each join also sends the node's own password (``node.password``, made at
+the first join): the name stays this machine's while its Node exists (nodepasswords.py).
+The join also brings the kubelet's serving certificate (the node sends
 its IPs; ``pki/kubelet.crt``/``.key``, signed by the cluster CA for those IPs and the node
 name); a node whose stored certificate is missing (it joined before kubelets served TLS), does
 not name its current IPs or is about to expire asks ``POST /minikube8s/kubelet-cert`` with its
@@ -41,12 +43,13 @@ from ..client import errors
 from ..client.rest import Client
 from ..config import is_loopback
 from ..files import write_private
-from . import pki
+from . import nodepasswords, pki
 
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "K10"
 NODE_TOKEN_FILE = "node.token"
+NODE_PASSWORD_FILE = "node.password"
 CA_FILE = Path("pki") / "ca.crt"
 KUBELET_CERT_FILE = Path("pki") / pki.KUBELET_CERT
 KUBELET_KEY_FILE = Path("pki") / pki.KUBELET_KEY
@@ -129,6 +132,23 @@ def stored(data_dir: Path, node_name: str,
     return NodeCredentials(node_token, ca_path)
 
 
+def node_password(data_dir: Path) -> str:
+    """This node's own secret (``DATA_DIR/node.password``, 0600), made at its first join:
+    the control plane lets a later join under the same name through only with it
+    (auth/nodepasswords.py)."""
+    path = data_dir / NODE_PASSWORD_FILE
+    try:
+        password = path.read_text().strip()
+    except FileNotFoundError:
+        password = ""
+    except OSError as e:
+        raise JoinError(f"cannot read {path}: {e.strerror}") from e
+    if not password:
+        password = nodepasswords.new_password()
+        write_private(path, password.encode() + b"\n")
+    return password
+
+
 def _host(server: str) -> str:
     return urlsplit(server).hostname or server
 
@@ -160,7 +180,8 @@ async def join_once(server: str, token: JoinToken, node_name: str,
                       user_agent=f"minikube8s/join/{node_name}") as pinned:
         try:
             # No "addresses" (None: a node without a kubelet port), no kubelet certificate.
-            body: dict[str, Any] = {"nodeName": node_name}
+            body: dict[str, Any] = {"nodeName": node_name,
+                                    "password": node_password(data_dir)}
             if addresses is not None:
                 body["addresses"] = list(addresses)
             answer = (await pinned.request("POST", "/minikube8s/join", json=body)).json()

@@ -68,9 +68,13 @@ def pod(name: str, node: str = "") -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
-def join(s: ApiServerProcess, name: str, token: str | None = None) -> tuple[int, Any]:
-    return call(s, "POST", "/minikube8s/join", token=token or s.join_token,
-                body={"nodeName": name})
+def join(s: ApiServerProcess, name: str, token: str | None = None, *,
+         password: str | None = "") -> tuple[int, Any]:
+    """POST /minikube8s/join; the node password defaults to one per name (None: none)."""
+    body = {"nodeName": name}
+    if password is not None:
+        body["password"] = password or f"password-of-{name}-0123456789"
+    return call(s, "POST", "/minikube8s/join", token=token or s.join_token, body=body)
 
 
 # -- files, anonymous, 401 --------------------------------------------------------------------
@@ -186,6 +190,38 @@ def test_join_endpoint(server: ApiServerProcess) -> None:
     assert code == 400 and status["reason"] == "BadRequest"
     code, status = call(server, "POST", "/minikube8s/join", token=server.join_token, body={})
     assert code == 422
+
+
+def test_node_password_keeps_a_registered_name(server: ApiServerProcess) -> None:
+    """k3s' node password: the join token lets a machine join under a free name, not take
+    over the name of a registered node (auth/nodepasswords.py)."""
+    admin = server.admin_token
+    a, b = "a-secret-of-node-pw1-000", "b-secret-of-node-pw1-111"
+    code, first = join(server, "pw1", password=a)
+    assert code == 200
+    # No Node yet: the name is not taken, the last joiner's password counts.
+    assert join(server, "pw1", password=b)[0] == 200
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "pw1"}}
+    assert call(server, "POST", "/api/v1/nodes", token=admin, body=node)[0] == 201
+    assert join(server, "pw1", password=b) == (200, first)
+    code, st = join(server, "pw1", password=a)
+    assert code == 403 and st["reason"] == "Forbidden", st
+    assert st["message"].startswith('node "pw1" is registered and joined with another node '
+                                    "password"), st
+    assert a not in json.dumps(st) and b not in json.dumps(st)
+    # No password, or one too short: 422 on the field, the value never echoed.
+    code, st = join(server, "pw1", password=None)
+    assert code == 422 and st["details"]["causes"][0]["field"] == "password"
+    code, st = join(server, "pw1", password="short")
+    assert code == 422 and "short" not in json.dumps(st), st
+    # The record lives outside /registry/: no API path reaches it.
+    assert call(server, "GET", "/api/v1/nodes/pw1", token=admin)[0] == 200
+    # Deleting the Node frees the name: the next joiner's password is recorded.
+    assert call(server, "DELETE", "/api/v1/nodes/pw1", token=admin)[0] == 200
+    assert join(server, "pw1", password=a)[0] == 200
+    assert call(server, "POST", "/api/v1/nodes", token=admin, body=node)[0] == 201
+    assert join(server, "pw1", password=b)[0] == 403
+    assert join(server, "pw1", password=a)[0] == 200
 
 
 def test_node_may_write_only_its_own(server: ApiServerProcess) -> None:

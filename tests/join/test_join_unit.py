@@ -65,12 +65,21 @@ async def test_join_writes_private_files_and_the_credential_works(tmp_path: Path
         for f in (tmp_path / join.NODE_TOKEN_FILE, tmp_path / join.CA_FILE):
             assert stat.S_IMODE(f.stat().st_mode) == 0o600
         assert (tmp_path / join.CA_FILE).read_bytes() == srv.pki.ca_pem
+        # The node's own password: made at the first join, kept private, sent with it.
+        password = (tmp_path / join.NODE_PASSWORD_FILE).read_text().strip()
+        assert len(password) == 64 and srv.passwords == [password]
+        assert stat.S_IMODE((tmp_path / join.NODE_PASSWORD_FILE).stat().st_mode) == 0o600
         async with Client(srv.url, **creds.client_options()) as c:
             assert (await c.list(resource("nodes")))["items"] == []
         # the next start reuses them, with or without the join token
         again = await join.credentials_for(srv.url, token=srv.join_token, node_name="n1",
                                            data_dir=tmp_path)
         assert again == creds and srv.joins == ["n1"]
+        # Joining again (the node token lost) sends the same password.
+        (tmp_path / join.NODE_TOKEN_FILE).unlink()
+        assert await join.credentials_for(srv.url, token=srv.join_token, node_name="n1",
+                                          data_dir=tmp_path) == creds
+        assert srv.passwords == [password, password]
         assert await join.credentials_for(srv.url, token="", node_name="n1",
                                           data_dir=tmp_path) == creds
 

@@ -87,6 +87,8 @@ class TLSServer:
     admin_token: str = "admin-token"
     node_key: bytes = b"node-key"
     joins: list[str] = field(default_factory=list)
+    passwords: list[str] = field(default_factory=list)
+    """The node password each join sent (auth/nodepasswords.py)."""
     url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -108,7 +110,14 @@ class TLSServer:
     async def _join(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.join_token}":
             return web.json_response(UNAUTHORIZED, status=401)
-        name = str((await request.json()).get("nodeName") or "")
+        body = await request.json()
+        name = str(body.get("nodeName") or "")
+        password = body.get("password")
+        if not isinstance(password, str) or len(password) < 16:  # as secure.py's join
+            return web.json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                      "status": "Failure", "reason": "Invalid", "code": 422,
+                                      "message": "password: Required value"}, status=422)
+        self.passwords.append(password)
         self.joins.append(name)
         return web.json_response({"nodeName": name, "token": self.node_token(name)})
 

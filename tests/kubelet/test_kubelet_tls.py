@@ -226,10 +226,12 @@ async def test_kubelet_cert_endpoint(master: Master) -> None:
         assert resp.status == 403 and resp.json()["reason"] == "Forbidden"
     async with Client(url, token=master.join_token, ca_file=master.ca_file) as joiner:
         resp = await joiner.request("POST", "/minikube8s/join", json={
-            "nodeName": "tls-k3", "addresses": ["127.0.0.1", "not-an-ip"]},
+            "nodeName": "tls-k3", "addresses": ["127.0.0.1", "not-an-ip"],
+            "password": "k3-password-0123456789"},
             raise_for_status=False)
         assert resp.status == 422 and "addresses[1]" in resp.text
-        resp = await joiner.request("POST", "/minikube8s/join", json={"nodeName": "tls-k3"})
+        resp = await joiner.request("POST", "/minikube8s/join", json={
+            "nodeName": "tls-k3", "password": "k3-password-0123456789"})
         answer = resp.json()
         assert set(answer) == {"nodeName", "token"}  # an old body: no certificate
         node_token = answer["token"]

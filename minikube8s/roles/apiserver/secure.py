@@ -15,7 +15,9 @@ words). The ``Caller`` it leaves on the request rides into the write pipeline
 authz.NodeRestriction checks a node's writes against the stored objects.
 
 ``POST /minikube8s/join`` trades the cluster's join token for a node token (authn.py); it
-is the only place the join token is accepted. With the node's IPs in the body
+is the only place the join token is accepted. The body's ``password`` (the node's own secret)
+must match the one its name first joined with while that Node exists (nodepasswords.py).
+With the node's IPs in the body
 (``{"nodeName": N, "addresses": [IP...]}``; older bodies without them stay valid) it also
 hands out the node's kubelet serving certificate, signed by the cluster CA, for those IPs and
 N (``kubeletCert``, ``kubeletKey``). ``POST /minikube8s/kubelet-cert`` (``{"addresses":
@@ -35,9 +37,11 @@ from typing import Any
 from aiohttp import web
 
 from ...api import errors, names
-from ...auth import authn, authz, pki
+from ...api.resources import by_kind
+from ...auth import authn, authz, nodepasswords, pki
+from ...store import base as store
 from . import params
-from .keys import CALLER
+from .keys import CALLER, REGISTRY
 
 JOIN_PATH = "/minikube8s/join"
 KUBELET_CERT_PATH = "/minikube8s/kubelet-cert"
@@ -181,10 +185,46 @@ async def join(request: web.Request) -> web.Response:
         raise errors.Invalid.of("JoinRequest", name, [
             errors.invalid("nodeName", name, p) for p in problems])
     addresses = _addresses("JoinRequest", name, body)
+    await _check_node_password(request, name, body.get("password"))
     answer = {"nodeName": name, "token": sec.authenticator.node_token(name)}
     if addresses is not None:
         answer |= _kubelet_cert(sec, name, addresses)
     return web.json_response(answer)
+
+
+async def _check_node_password(request: web.Request, name: str, password: Any) -> None:
+    """422 without a usable ``password``; 403 when a registered Node ``name`` joined with
+    another one (auth/nodepasswords.py)."""
+    lo, hi = nodepasswords.MIN_LENGTH, nodepasswords.MAX_LENGTH
+    if not isinstance(password, str) or not password:
+        raise errors.Invalid.of("JoinRequest", name, [errors.required(
+            "password", "the node's own secret (DATA_DIR/node.password)")])
+    if not lo <= len(password) <= hi:
+        # Not errors.invalid: the value is a secret and never goes into a message.
+        raise errors.Invalid.of("JoinRequest", name, [errors.Cause(
+            "FieldValueInvalid", f"Invalid value: must be {lo} to {hi} characters",
+            "password")])
+    registry = request.app[REGISTRY]
+    nodes = by_kind("Node")
+    assert nodes is not None
+
+    async def node_exists() -> bool:
+        try:
+            await registry.get_kv(nodes, "", name)
+        except errors.NotFound:
+            return False
+        return True
+
+    try:
+        await nodepasswords.verify(registry.store, name, password, node_exists=node_exists)
+    except store.Unavailable as e:
+        raise errors.ServiceUnavailable(f"cannot check the node password: {e}") from e
+    except nodepasswords.PasswordRejected:
+        raise errors.Forbidden(
+            f'node "{name}" is registered and joined with another node password: another '
+            f"machine has this name, or this node lost DATA_DIR/node.password; pick another "
+            f"--node-name, or delete the Node (kubectl delete node {name}) to reuse the "
+            f"name") from None
 
 
 async def kubelet_cert(request: web.Request) -> web.Response:
