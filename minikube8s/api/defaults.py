@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from . import quantity
+from . import b64, quantity
 
 Object = dict[str, Any]
 
@@ -252,6 +252,15 @@ def _resource_quota(obj: Object) -> None:
 def _secret(obj: Object) -> None:
     if not obj.get("type"):
         obj["type"] = "Opaque"
+    # Kubernetes merges the write-only stringData into data while converting v1 to its
+    # internal type (a stringData key wins over the same data key), so it is never stored
+    # and never read back.
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = _dict(obj, "data")
+        for k, v in string_data.items():
+            if isinstance(v, str):
+                data[k] = b64.encode(v.encode())
 
 
 _BY_KIND: dict[str, Callable[[Object], None]] = {

@@ -27,14 +27,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import quantity
+from . import b64, quantity
 from .schema import Field, fields_of, kind_type
 
 __all__ = ["type_error"]
 
 _GO_SCALAR = {"string": "string", "integer": "int32", "int64": "int64", "boolean": "bool",
               "number": "float64", "IntOrString": "intstr.IntOrString",
-              "Quantity": "resource.Quantity", "Time": "v1.Time"}
+              "Quantity": "resource.Quantity", "Time": "v1.Time", "bytes": "[]uint8"}
 # time.RFC3339 as Go parses it: fractional seconds are accepted although the layout has none.
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
@@ -152,6 +152,14 @@ def _scalar(v: Any, t: str, struct: str, path: str) -> bool:
         # resource.Quantity.UnmarshalJSON parses the raw text: no field context in its error.
         if not quantity.is_quantity(v):
             raise _Mismatch(quantity.FORMAT_ERROR)
+    elif t == "bytes":
+        # []byte: a base64 string, decoded by encoding/base64's StdEncoding; its error has no
+        # field context (``illegal base64 data at input byte 4``).
+        if not isinstance(v, str):
+            raise _fail(v, struct, path, "[]uint8")
+        bad = b64.corrupt_at(v)
+        if bad is not None:
+            raise _Mismatch(f"illegal base64 data at input byte {bad}")
     elif t == "Time":
         # metav1.Time.UnmarshalJSON: a string (the type error gets the field context), then
         # time.Parse(time.RFC3339, s).

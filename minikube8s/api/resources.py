@@ -76,6 +76,8 @@ CORE: tuple[Resource, ...] = (
     Resource("resourcequotas", "ResourceQuota", namespaced=True, short_names=("quota",),
              subresources=("status",)),
     Resource("bindings", "Binding", namespaced=True, verbs=("create",)),
+    Resource("configmaps", "ConfigMap", namespaced=True, short_names=("cm",)),
+    Resource("secrets", "Secret", namespaced=True),
 )
 
 COORDINATION: tuple[Resource, ...] = (

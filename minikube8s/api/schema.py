@@ -9,7 +9,8 @@ patch (patch.py reads merge keys and strategies from here), and the OpenAPI docu
 
 The table lives in schema_data.py. Each type is a dict of
 ``field -> "TYPE [options] | description"``. TYPE is ``string``, ``integer``, ``int64``,
-``boolean``, ``number``, ``IntOrString``, ``Quantity``, ``Time``, ``object`` (free form, not
+``boolean``, ``number``, ``IntOrString``, ``Quantity``, ``Time``, ``bytes`` (Go's ``[]byte``:
+base64 text in JSON), ``object`` (free form, not
 checked), ``map[string]T``, ``[]T`` or another type's name. Options: ``merge=KEY`` (a list
 merged by KEY in strategic merge patch), ``merge`` (a primitive list merged as a set),
 ``retainKeys``.
@@ -56,7 +57,7 @@ class Field:
 
 
 _SCALARS = {"string", "integer", "int64", "boolean", "number", "IntOrString", "Quantity",
-            "Time"}
+            "Time", "bytes"}
 
 
 @cache
@@ -206,6 +207,8 @@ def _scalar_schema(t: str) -> dict[str, Any]:
                 "x-kubernetes-int-or-string": True}
     if t == "Time":
         return {"type": "string", "format": "date-time"}
+    if t == "bytes":
+        return {"type": "string", "format": "byte"}
     raise ValueError(t)
 
 

@@ -509,6 +509,27 @@ TYPES: dict[str, dict[str, str]] = {
                           "scopeSelector": "object | Scope selector."},
     "ResourceQuotaStatus": {"hard": "map[string]Quantity | Enforced hard limits.",
                             "used": "map[string]Quantity | Current observed usage."},
+    # ----------------------------------------------------------------- configuration
+    "ConfigMap": {
+        "metadata": "ObjectMeta | Standard object's metadata.",
+        "data": "map[string]string | Configuration data: keys must consist of alphanumeric "
+                "characters, '-', '_' or '.'.",
+        "binaryData": "map[string]bytes | Binary data (base64 in JSON); keys must not overlap "
+                      "those of data.",
+        "immutable": "boolean | If true, data and binaryData cannot be updated (only the "
+                     "object's metadata can).",
+    },
+    "Secret": {
+        "metadata": "ObjectMeta | Standard object's metadata.",
+        "data": "map[string]bytes | Secret data (base64 in JSON); keys must consist of "
+                "alphanumeric characters, '-', '_' or '.'.",
+        "stringData": "map[string]string | Write-only convenience: plain-text values merged "
+                      "into data on write, never read back.",
+        "type": "string | Used to facilitate programmatic handling of secret data (Opaque by "
+                "default).",
+        "immutable": "boolean | If true, data cannot be updated (only the object's metadata "
+                     "can).",
+    },
     # ----------------------------------------------------------------- binding, lease, scale
     "Binding": {"metadata": "ObjectMeta | Standard object's metadata.",
                 "target": "ObjectReference | The node to bind to."},
@@ -552,7 +573,7 @@ TYPES: dict[str, dict[str, str]] = {
 KINDS: dict[str, tuple[str, str, str]] = {
     k: ("", "v1", CORE) for k in ("Pod", "ReplicationController", "Service", "Endpoints",
                                   "Node", "Namespace", "Event", "LimitRange", "ResourceQuota",
-                                  "Binding")
+                                  "Binding", "ConfigMap", "Secret")
 } | {"Lease": ("coordination.k8s.io", "v1", "io.k8s.api.coordination.v1."),
      "Scale": ("autoscaling", "v1", "io.k8s.api.autoscaling.v1."),
      "Status": ("", "v1", META), "DeleteOptions": ("", "v1", META)}
@@ -560,7 +581,7 @@ TYPE_NS = {"ObjectMeta": META, "OwnerReference": META, "ListMeta": META,
             "LabelSelector": META, "LeaseSpec": "io.k8s.api.coordination.v1.",
             "ScaleSpec": "io.k8s.api.autoscaling.v1.", "ScaleStatus": "io.k8s.api.autoscaling.v1."}
 LIST_KINDS = ("Pod", "ReplicationController", "Service", "Endpoints", "Node", "Namespace",
-               "Event", "LimitRange", "ResourceQuota", "Lease")
+               "Event", "LimitRange", "ResourceQuota", "Lease", "ConfigMap", "Secret")
 DESCRIPTIONS = {
     "Pod": "Pod is a collection of containers that can run on a host.",
     "ReplicationController": "ReplicationController represents the configuration of a "
@@ -579,6 +600,9 @@ DESCRIPTIONS = {
     "Binding": "Binding ties one object to another; for example, a pod is bound to a node by "
                "a scheduler.",
     "Lease": "Lease defines a lease concept.",
+    "ConfigMap": "ConfigMap holds configuration data for pods to consume.",
+    "Secret": "Secret holds secret data of a certain type. The total bytes of the values in the "
+              "Data field must be less than MaxSecretSize bytes.",
     "Scale": "Scale represents a scaling request for a resource.",
     "PodSpec": "PodSpec is a description of a pod.",
     "Container": "A single application container that you want to run within a pod.",
