@@ -38,11 +38,12 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...client.clock import Clock, RealClock, Timer
+from .atomic_writer import FileProjection
 from .runtime import (
     ChangeCallback,
     ContainerInstance,
@@ -279,6 +280,11 @@ class HollowRuntime:
             return
         await asyncio.gather(*(self._kill(c, grace_period) for c in p.containers))
         p.sandbox_ready = False
+
+    async def project_volume(self, pod: Object, volume: str, *, plugin: str,
+                             files: Mapping[str, FileProjection]) -> None:
+        """Secret and configMap volumes: the core has read the objects (so a missing one
+        still keeps the pod waiting, as on a real node); a hollow pod has no files."""
 
     async def remove_pod(self, pod_uid: str) -> None:
         p = self._pods.pop(pod_uid, None)

@@ -17,6 +17,9 @@ what the pod's phase and conditions are. A runtime only does containers, CRI-sty
   pod changes state by itself (started, exited, died). This is the PLEG of Kubernetes without
   the polling: hollow calls it from its timers, Docker from its event stream. The core never
   polls a runtime per pod;
+- ``project_volume`` makes a secret or configMap volume of a pod show a set of files (the
+  core reads the objects and builds the files: configvolumes.py; Docker writes them with
+  atomic_writer.py under the pod's directory and binds them read-only; hollow keeps nothing);
 - ``healthy()`` feeds the node's Ready condition; ``version()`` the node's
   ``containerRuntimeVersion`` (``hollow://0.1``, ``docker://24.0.7``).
 
@@ -34,10 +37,12 @@ small. A new runtime is chosen in ``kubelet.make_runtime`` (``--runtime docker``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
+
+from .atomic_writer import FileProjection
 
 Object = dict[str, Any]
 
@@ -165,6 +170,14 @@ class Runtime(Protocol):
 
     async def kill_pod(self, pod_uid: str, *, grace_period: float) -> None:
         """Stop every container, then the sandbox; dead instances stay for status and logs."""
+        ...
+
+    async def project_volume(self, pod: Object, volume: str, *, plugin: str,
+                             files: Mapping[str, FileProjection]) -> None:
+        """Make volume ``volume`` of ``pod`` show exactly ``files``, atomically for readers
+        (``plugin``: ``kubernetes.io~secret`` or ``kubernetes.io~configmap``). Called before
+        the pod's containers start, then on every sync of the pod; raises OSError or
+        RuntimeFailure when it cannot."""
         ...
 
     async def remove_pod(self, pod_uid: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from minikube8s.roles.kubelet.atomic_writer import FileProjection
 from minikube8s.roles.kubelet.docker import containers as spec
 from minikube8s.roles.kubelet.docker import volumes
 from minikube8s.roles.kubelet.runtime import ContainerState, StartError
@@ -98,18 +99,46 @@ def test_volume_binds(tmp_path: Path) -> None:
     pod = {"metadata": {"uid": "u-2"}, "spec": {"volumes": [
         {"name": "scratch", "emptyDir": {}},
         {"name": "host", "hostPath": {"path": str(tmp_path / "h"), "type": "DirectoryOrCreate"}},
-        {"name": "secret", "secret": {"secretName": "s"}}]}}
+        {"name": "nfs", "nfs": {"server": "x", "path": "/"}}]}}
     c = {"volumeMounts": [{"name": "scratch", "mountPath": "/data"},
                           {"name": "host", "mountPath": "/h", "readOnly": True}]}
     binds = volumes.binds(pod, c, data_dir=tmp_path)
     empty = tmp_path / "pods" / "u-2" / "volumes" / "kubernetes.io~empty-dir" / "scratch"
     assert binds == [f"{empty}:/data", f"{tmp_path / 'h'}:/h:ro"]
     assert empty.is_dir() and (tmp_path / "h").is_dir()
-    with pytest.raises(StartError, match="not supported"):
-        volumes.binds(pod, {"volumeMounts": [{"name": "secret", "mountPath": "/s"}]},
+    with pytest.raises(StartError, match="type nfs is not supported"):
+        volumes.binds(pod, {"volumeMounts": [{"name": "nfs", "mountPath": "/s"}]},
                       data_dir=tmp_path)
     with pytest.raises(StartError, match="no volume"):
         volumes.binds(pod, {"volumeMounts": [{"name": "nope", "mountPath": "/s"}]},
                       data_dir=tmp_path)
     volumes.remove_pod_dir(tmp_path, "u-2")
     assert not (tmp_path / "pods" / "u-2").exists() and (tmp_path / "h").is_dir()
+
+
+def test_secret_and_config_map_binds_are_read_only_once_projected(tmp_path: Path) -> None:
+    pod = {"metadata": {"uid": "u-3"}, "spec": {"volumes": [
+        {"name": "creds", "secret": {"secretName": "s"}},
+        {"name": "conf", "configMap": {"name": "c"}}]}}
+    mounts = {"name": "app", "volumeMounts": [
+        {"name": "creds", "mountPath": "/s"},
+        {"name": "conf", "mountPath": "/c", "readOnly": False},
+        {"name": "conf", "mountPath": "/etc/app.conf", "subPath": "app.conf"}]}
+    with pytest.raises(StartError, match="volume creds: the secret volume is not set up yet"):
+        volumes.binds(pod, mounts, data_dir=tmp_path)
+    assert volumes.project(tmp_path, "u-3", plugin="kubernetes.io~secret", name="creds",
+                           files={"pw": FileProjection(b"x", 0o400)})
+    volumes.project(tmp_path, "u-3", plugin="kubernetes.io~configmap", name="conf",
+                    files={"app.conf": FileProjection(b"a=1")})
+    base = tmp_path / "pods" / "u-3" / "volumes"
+    assert volumes.binds(pod, mounts, data_dir=tmp_path) == [
+        f"{base / 'kubernetes.io~secret' / 'creds'}:/s:ro",
+        f"{base / 'kubernetes.io~configmap' / 'conf'}:/c:ro",
+        f"{base / 'kubernetes.io~configmap' / 'conf' / 'app.conf'}:/etc/app.conf:ro"]
+    assert oct((base / "kubernetes.io~secret").stat().st_mode & 0o777) == "0o700"
+    missing = {"name": "app", "volumeMounts": [
+        {"name": "conf", "mountPath": "/x", "subPath": "nope"}]}
+    with pytest.raises(StartError, match='failed to prepare subPath for volumeMount "conf" '
+                                         'of container "app"'):
+        volumes.binds(pod, missing, data_dir=tmp_path)
+    assert not (base / "kubernetes.io~configmap" / "conf" / "nope").exists()

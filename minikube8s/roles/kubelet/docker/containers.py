@@ -3,7 +3,8 @@
 No I/O here (tests/unit/kubelet exercise it directly): runtime.py asks these functions for
 the labels and names of a pod's containers, the create body of a sandbox or an app container
 (command/args with Kubernetes semantics against the image's ENTRYPOINT/CMD, env with
-``valueFrom.fieldRef`` and ``$(VAR)`` expansion, resources, ports, privileged), image
+``valueFrom.fieldRef`` and ``$(VAR)`` expansion (secret and configMap values arrive as
+literals, resolved by the core's configenv.py), resources, ports, privileged), image
 references and pull policies, and turns ``docker inspect`` output back into the runtime
 Protocol's ``ContainerInstance`` (runtime.py). Volumes are volumes.py's.
 """
@@ -135,8 +136,10 @@ def container_env(pod: Object, container: Object, *, pod_ip: str,
         if ref:
             env[name] = _field(pod, str(ref), pod_ip=pod_ip, host_ip=host_ip)
         elif item.get("valueFrom"):
+            # secretKeyRef/configMapKeyRef were resolved by the kubelet core (configenv.py).
             raise StartError("CreateContainerConfigError",
-                             f"env {name}: only valueFrom.fieldRef is supported")
+                             f"env {name}: only valueFrom.fieldRef, secretKeyRef and "
+                             "configMapKeyRef are supported")
         else:
             env[name] = ""
     return env

@@ -36,7 +36,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ import aiodocker
 import aiohttp
 
 from ....tasks import Supervisor
+from ..atomic_writer import FileProjection
 from ..runtime import (
     ChangeCallback,
     ContainerState,
@@ -540,6 +541,15 @@ class DockerRuntime:
                                    for k in self._of(pod_uid) if k.sandbox and k.running))
         except DOCKER_ERRORS as e:
             raise RuntimeFailure(f"docker: {e}") from e
+
+    async def project_volume(self, pod: Object, volume: str, *, plugin: str,
+                             files: Mapping[str, FileProjection]) -> None:
+        uid = str((pod.get("metadata") or {}).get("uid") or "")
+        if not uid:
+            raise RuntimeFailure("a pod without metadata.uid")
+        if await asyncio.to_thread(volumes.project, self.data_dir, uid, plugin=plugin,
+                                   name=volume, files=files):
+            log.debug("docker runtime: volume %s of pod %s updated", volume, uid)
 
     async def remove_pod(self, pod_uid: str) -> None:
         mine = self._of(pod_uid)

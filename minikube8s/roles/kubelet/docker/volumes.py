@@ -1,20 +1,28 @@
-"""Pod volumes on a Docker node: emptyDir directories and hostPath bind mounts.
+"""Pod volumes on a Docker node: emptyDir, hostPath, secret and configMap bind mounts.
 
 An emptyDir lives at ``<data-dir>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`` (the
 kubelet's layout), made on the first container start that mounts it, shared by every
 container of the pod through its bind mount, and removed with the pod (``remove_pod_dir``).
-A hostPath is bound as it is (made first for type DirectoryOrCreate). Other volume types are
-a CreateContainerConfigError: this node has no secrets or config maps to project. Called by
-runtime.py's ``start_container``; nothing here talks to Docker.
+A hostPath is bound as it is (made first for type DirectoryOrCreate). A secret or configMap
+volume is ``volumes/kubernetes.io~secret/<name>`` (``kubernetes.io~configmap``), written by
+``project`` with atomic_writer.py (the kubelet core has read the object: configvolumes.py)
+before any container mounts it, and always bound read-only, as Kubernetes does; an update
+swaps its ``..data`` link, which running containers see through the bind. A ``subPath`` of
+one binds the file as it is then (Kubernetes: such mounts get no updates). Other volume
+types are a CreateContainerConfigError. Called by runtime.py's ``start_container`` and
+``project_volume``; nothing here talks to Docker.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..atomic_writer import FileProjection, write_atomically
+from ..configvolumes import CONFIGMAP_PLUGIN, SECRET_PLUGIN
 from ..runtime import StartError
 
 Object = dict[str, Any]
@@ -24,8 +32,40 @@ def pod_dir(data_dir: Path, uid: str) -> Path:
     return data_dir / "pods" / uid
 
 
+PROJECTED = {"secret": SECRET_PLUGIN, "configMap": CONFIGMAP_PLUGIN}
+
+
+def projected_dir(data_dir: Path, uid: str, *, plugin: str, name: str) -> Path:
+    return pod_dir(data_dir, uid) / "volumes" / plugin / name
+
+
+def project(data_dir: Path, uid: str, *, plugin: str, name: str,
+            files: Mapping[str, FileProjection]) -> bool:
+    """Write a secret or configMap volume (False: it already showed ``files``). The plugin
+    directory is 0700: only the node reads secrets on the host; containers see the volume
+    through their bind."""
+    base = pod_dir(data_dir, uid) / "volumes" / plugin
+    base.mkdir(parents=True, exist_ok=True)
+    base.chmod(0o700)
+    target = base / name
+    target.mkdir(exist_ok=True)
+    target.chmod(0o755)
+    return write_atomically(target, files)
+
+
+def _projected_kind(vol: Object) -> str:
+    return next((k for k in PROJECTED if isinstance(vol.get(k), dict)), "")
+
+
 def _source(vol: Object, *, data_dir: Path, uid: str) -> Path:
     name = str(vol.get("name") or "")
+    kind = _projected_kind(vol)
+    if kind:
+        path = projected_dir(data_dir, uid, plugin=PROJECTED[kind], name=name)
+        if not path.is_dir():
+            raise StartError("CreateContainerConfigError",
+                             f"volume {name}: the {kind} volume is not set up yet")
+        return path
     if "emptyDir" in vol:
         path = pod_dir(data_dir, uid) / "volumes" / "kubernetes.io~empty-dir" / name
         path.mkdir(parents=True, exist_ok=True)
@@ -47,7 +87,7 @@ def _source(vol: Object, *, data_dir: Path, uid: str) -> Path:
     kinds = [k for k in vol if k != "name"]
     raise StartError("CreateContainerConfigError",
                      f"volume {name}: type {', '.join(kinds) or '?'} is not supported on "
-                     "this node (emptyDir and hostPath are)")
+                     "this node (emptyDir, hostPath, secret and configMap are)")
 
 
 def binds(pod: Object, container: Object, *, data_dir: Path) -> list[str]:
@@ -70,11 +110,17 @@ def binds(pod: Object, container: Object, *, data_dir: Path) -> list[str]:
             src = src / sub
             if "emptyDir" in vol:
                 src.mkdir(parents=True, exist_ok=True)
+            elif _projected_kind(vol) and not src.exists():
+                # Docker would make the missing source a directory inside the volume.
+                raise StartError("CreateContainerConfigError",
+                                 f'failed to prepare subPath for volumeMount "{name}" of '
+                                 f'container "{container.get("name")}"')
         dst = str(m.get("mountPath") or "")
         if not dst.startswith("/"):
             raise StartError("CreateContainerConfigError",
                              f"volumeMount {name}: mountPath must be absolute")
-        out.append(f"{src}:{dst}{':ro' if m.get('readOnly') else ''}")
+        read_only = bool(m.get("readOnly")) or bool(_projected_kind(vol))
+        out.append(f"{src}:{dst}{':ro' if read_only else ''}")
     return out
 
 
