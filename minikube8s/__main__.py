@@ -97,6 +97,9 @@ def node(
         10.0, "--node-status-update-frequency", min=0.1,
         envvar=_env("node_status_update_frequency"),
         help="Seconds between this node's heartbeats (keep well under the grace period)."),
+    sync_frequency: float = typer.Option(
+        60.0, "--sync-frequency", min=0.5, envvar=_env("sync_frequency"),
+        help="Seconds between the kubelet's refreshes of secret and configMap volumes."),
     node_cpu: str = typer.Option("", "--node-cpu", envvar=_env("node_cpu"),
                                  help="Node cpu capacity (default: machine)."),
     node_memory: str = typer.Option(
@@ -167,6 +170,7 @@ def node(
         pod_eviction_timeout=p["pod_eviction_timeout"], node_cpu=p["node_cpu"],
         node_memory=p["node_memory"], max_pods=p["max_pods"], disable=disabled,
         node_status_update_frequency=p["node_status_update_frequency"],
+        sync_frequency=p["sync_frequency"],
         allow_privileged=p["allow_privileged"], kubelet_port=p["kubelet_port"],
         drain_on_exit=p["drain_on_exit"], proxy_mode=p["proxy_mode"],
         proxy_table=p["proxy_table"],

@@ -70,6 +70,9 @@ class NodeConfig:
     node_status_update_frequency: float = 10.0
     """Seconds between the kubelet's heartbeats (Node status and Lease), as the kubelet's flag;
     keep it well under --node-monitor-grace-period."""
+    sync_frequency: float = 60.0
+    """Seconds between resyncs of a pod with secret or configMap volumes, so its files follow
+    updates of the objects (the kubelet's --sync-frequency, 1m in Kubernetes)."""
     disable: frozenset[str] = frozenset()
     """Components of COMPONENTS not to run (an API-only control plane for API tests, say)."""
     allow_privileged: bool = False

@@ -6,7 +6,9 @@ Modules: runtime.py (the Protocol a runtime implements), hollow.py (the in-memor
 policy.py (restart policy, CrashLoopBackOff), status.py (pod status, StatusManager),
 pod_workers.py (per-pod serialised syncs), registration.py and heartbeat.py (the Node and its
 Lease), hollow_nodes.py (``minikube8s hollow-nodes``: many hollow kubelets in one process),
-streams.py and server.py (logs and exec: the kubelet server on ``--kubelet-port``).
+streams.py and server.py (logs and exec: the kubelet server on ``--kubelet-port``),
+configcache.py, configvolumes.py, configenv.py and atomic_writer.py (secrets and config maps:
+read by name, projected as volume files, resolved into env).
 """
 
 from __future__ import annotations

@@ -70,12 +70,15 @@ class KubeletOptions:
     event_workers: int = 2
     wait_for_api: bool = True
     orphan_grace: float = 2.0
+    sync_frequency: float = 60.0
+    """Resync period of pods with secret/configMap volumes (their files follow updates)."""
 
     @classmethod
     def from_config(cls, cfg: NodeConfig) -> KubeletOptions:
         return cls(node_name=cfg.node_name, node_ip=cfg.node_ip, cpu=cfg.node_cpu,
                    memory=cfg.node_memory, max_pods=cfg.max_pods,
-                   heartbeat_interval=cfg.node_status_update_frequency)
+                   heartbeat_interval=cfg.node_status_update_frequency,
+                   sync_frequency=cfg.sync_frequency)
 
 
 class Kubelet:
@@ -113,7 +116,8 @@ class Kubelet:
             backoff=CrashBackoff(base=options.backoff_base, cap=options.backoff_cap),
             host_ip=lambda: self.facts.ip, pod_cidr=self._current_pod_cidr,
             recorder=self.recorder, normal_events=options.normal_events,
-            orphan_grace=options.orphan_grace, wall=wall)
+            orphan_grace=options.orphan_grace, wall=wall,
+            sync_frequency=options.sync_frequency)
         self.workers = PodWorkers(self.syncer.sync, supervisor=supervisor, clock=clock,
                                   name=f"kubelet {self.name}")
         self.registered = asyncio.Event()

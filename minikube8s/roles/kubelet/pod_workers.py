@@ -16,8 +16,17 @@ callback (a container started or died) and those timers: nothing polls.
 - deletionTimestamp set -> kill with deletionGracePeriodSeconds, post the final status, then
   the final DELETE with gracePeriodSeconds=0 and a uid precondition;
 - phase Succeeded/Failed -> make sure nothing runs, never restart;
-- otherwise -> sandbox, then policy.decide per container (start, attempt n, or back off),
-  then status.compute_pod_status -> StatusManager.
+- otherwise -> secret and configMap volumes (configvolumes.py: written, or refreshed, on every
+  sync; one never set up keeps the containers from starting, with a FailedMount event), then
+  the sandbox, then policy.decide per container (start, attempt n, or back off; a start first
+  resolves the env read from secrets and config maps, configenv.py), then
+  status.compute_pod_status -> StatusManager.
+
+A pod with such volumes is synced again every ``sync_frequency`` seconds (Kubernetes'
+--sync-frequency) so that their files follow updates of the objects; the objects are read
+through one ConfigCache per node whose TTL is half that period. A missing object or key is
+retried sooner, from 0.5 s doubling to 10 s, reading the objects afresh, and not through
+CrashBackoff: nothing crashed, the pod waits for the API.
 """
 
 from __future__ import annotations
@@ -33,6 +42,9 @@ from ...client.clock import Clock, Timer
 from ...client.informer import Cache
 from ...client.rest import Client
 from ...tasks import Supervisor
+from .configcache import ConfigCache, ConfigError, references
+from .configenv import resolve_env
+from .configvolumes import ConfigVolumes
 from .policy import Action, CrashBackoff, backoff_key, decide
 from .runtime import ContainerState, Runtime, StartError
 from .status import TERMINAL_PHASES, StatusManager, compute_pod_status
@@ -145,7 +157,8 @@ class PodSyncer:
                  status: StatusManager, clock: Clock, backoff: CrashBackoff,
                  host_ip: Callable[[], str], pod_cidr: Callable[[], Awaitable[str]],
                  recorder: EventRecorder | None = None, normal_events: bool = True,
-                 orphan_grace: float = 2.0, wall: Callable[[], float] = time.time) -> None:
+                 orphan_grace: float = 2.0, wall: Callable[[], float] = time.time,
+                 sync_frequency: float = 60.0, config: ConfigCache | None = None) -> None:
         self.client = client
         self.runtime = runtime
         self.pods = pods
@@ -169,11 +182,18 @@ class PodSyncer:
         calls the workers' ``update(uid)`` when one changes); missing means ready."""
         self.ready = asyncio.Event()
         """Set once the runtime is up; syncs wait for it."""
+        self.sync_frequency = sync_frequency
+        self.config = config or ConfigCache(client, clock=clock, ttl=sync_frequency / 2)
+        self.volumes = ConfigVolumes(self.config, runtime.project_volume)
+        self._config_failures: dict[str, int] = {}
 
     # -- what the kubelet's handlers call (no awaits) ----------------------------------------
 
     def seen(self, pod: Object) -> str:
         uid = uid_of(pod)
+        if uid not in self.keys:
+            # A new pod starts on its objects as they are now, not as cached (RegisterPod).
+            self.config.invalidate(references(pod))
         md = pod.get("metadata") or {}
         ns = md.get("namespace") or ""
         self.keys[uid] = f"{ns}/{md.get('name')}" if ns else str(md.get("name"))
@@ -211,6 +231,8 @@ class PodSyncer:
         self.status.forget(uid)
         self.backoff.forget_prefix(f"{uid}/")
         self.start_errors.pop(uid, None)
+        self.volumes.forget(uid)
+        self._config_failures.pop(uid, None)
         self.keys.pop(uid, None)
         self.last_grace.pop(uid, None)
         self._finished.discard(uid)
@@ -233,11 +255,29 @@ class PodSyncer:
             pass  # already gone, or a namesake that is not ours to delete
         await self._forget(uid, grace=0)
 
+    def _config_retry(self, uid: str) -> float:
+        """When to look again for a missing secret or config map (0.5 s doubling to 10 s)."""
+        n = self._config_failures.get(uid, 0)
+        self._config_failures[uid] = min(n + 1, 30)
+        return min(10.0, self.sync_frequency, 0.5 * 2 ** n)
+
     async def _sync_live(self, pod: Object) -> float | None:
         uid = uid_of(pod)
+        mount = await self.volumes.sync(pod)
+        for message in mount.errors:
+            self._event(pod, "Warning", "FailedMount", message)
+        config_failed = bool(mount.errors)
         rs = await self.runtime.pod_status(pod)
         waiting: dict[str, tuple[str, str]] = {}
-        delays: list[float] = []
+        delays: list[float] = [self.sync_frequency] if mount.volumes else []
+        if not mount.ready:
+            # Kubernetes mounts before it makes the sandbox: the pod stays Pending, its
+            # containers ContainerCreating, until the object appears.
+            self.status.set(pod, compute_pod_status(
+                pod, rs, host_ip=self.host_ip(), now=self.wall(),
+                readiness=self.readiness(pod) if self.readiness else None))
+            self.config.invalidate(references(pod))  # the retry reads them afresh
+            return min(*delays, self._config_retry(uid))
         if not rs.sandbox_ready:
             if any(c.state in (ContainerState.CREATED, ContainerState.RUNNING)
                    for c in rs.containers):
@@ -274,12 +314,21 @@ class PodSyncer:
                 continue
             if d.action != Action.START:
                 continue
+            try:
+                env = await resolve_env(pod, container, self.config)
+            except ConfigError as e:
+                waiting[name] = ("CreateContainerConfigError", e.message)
+                self._event(pod, "Warning", "Failed", f"Error: {e.message}")
+                config_failed = True
+                continue
+            for warning in env.warnings:
+                self._event(pod, "Warning", "InvalidEnvironmentVariableNames", warning)
             recorded = d.attempt > 0 or name in errors
             if recorded:
                 self.backoff.record(key, now)
             changed = True
             try:
-                await self.runtime.start_container(pod, container, attempt=d.attempt)
+                await self.runtime.start_container(pod, env.container, attempt=d.attempt)
             except StartError as e:
                 errors[name] = (e.reason, e.message)
                 if not recorded:
@@ -292,6 +341,11 @@ class PodSyncer:
             self._event(pod, "Normal", "Started", f"Started container {name}")
         if not errors:
             self.start_errors.pop(uid, None)
+        if config_failed:
+            self.config.invalidate(references(pod))  # the retry reads them afresh
+            delays.append(self._config_retry(uid))
+        else:
+            self._config_failures.pop(uid, None)
         if changed:
             rs = await self.runtime.pod_status(pod)
         status = compute_pod_status(pod, rs, host_ip=self.host_ip(), now=self.wall(),
