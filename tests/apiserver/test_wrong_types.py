@@ -64,7 +64,7 @@ async def absent(api: InProcessApi, path: str) -> None:
 
 _CLIENT_SCALAR = {"string": "str", "integer": "int", "int64": "int", "boolean": "bool",
                   "number": "float", "IntOrString": "object", "Quantity": "str",
-                  "Time": "datetime"}
+                  "Time": "datetime", "bytes": "bytes"}
 
 
 def test_every_field_type_matches_the_official_client() -> None:
