@@ -13,6 +13,7 @@ does), configdata.py (sizes the decoded values). Pure functions.
 from __future__ import annotations
 
 import base64
+import re
 
 __all__ = ["corrupt_at", "decode", "encode"]
 
@@ -20,6 +21,9 @@ _ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
 _NEWLINES = (0x0A, 0x0D)
 _PAD = 0x3D  # '='
+_WELL_FORMED = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+"""Full quanta, padding only at the end, no newlines: what Go and Python's decoder both take
+the same way, so it may skip the byte-wise port (1 MiB of Secret data is common enough)."""
 
 
 class CorruptInputError(ValueError):
@@ -76,6 +80,8 @@ def _quantum(src: bytes, si: int, out: bytearray) -> int:
 
 def decode(text: str) -> bytes:
     """The bytes ``text`` encodes; raises CorruptInputError where Go's decoder would."""
+    if len(text) % 4 == 0 and _WELL_FORMED.fullmatch(text):
+        return base64.b64decode(text)
     src = text.encode()
     out = bytearray()
     si = 0

@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from . import b64, quantity
+from . import b64, configdata, quantity
 
 Object = dict[str, Any]
 
@@ -252,6 +252,7 @@ def _resource_quota(obj: Object) -> None:
 def _secret(obj: Object) -> None:
     if not obj.get("type"):
         obj["type"] = "Opaque"
+    configdata.canonical_bytes_map(obj.get("data"))
     # Kubernetes merges the write-only stringData into data while converting v1 to its
     # internal type (a stringData key wins over the same data key), so it is never stored
     # and never read back.
@@ -261,6 +262,10 @@ def _secret(obj: Object) -> None:
         for k, v in string_data.items():
             if isinstance(v, str):
                 data[k] = b64.encode(v.encode())
+
+
+def _config_map(obj: Object) -> None:
+    configdata.canonical_bytes_map(obj.get("binaryData"))
 
 
 _BY_KIND: dict[str, Callable[[Object], None]] = {
@@ -275,6 +280,7 @@ _BY_KIND: dict[str, Callable[[Object], None]] = {
     "LimitRange": _limit_range,
     "ResourceQuota": _resource_quota,
     "Secret": _secret,
+    "ConfigMap": _config_map,
 }
 
 

@@ -165,7 +165,9 @@ class Invalid(APIError):
     @classmethod
     def of(cls, kind: str, name: str, causes: list[Cause], *, group: str = "") -> Invalid:
         """``Pod "x" is invalid: [spec.containers[0].image: Required value, ...]``."""
-        parts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
+        # field.Error.Error() is "%s: %s" even for the whole object's empty path (a
+        # ConfigMap over 1 MiB: ``is invalid: : Too long: ...``).
+        parts = [f"{c.field}: {c.message}" for c in causes]
         joined = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
         label = f"{kind}.{group}" if group else kind
         return cls(f'{label} "{name}" is invalid: {joined}',

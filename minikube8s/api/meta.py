@@ -94,6 +94,11 @@ def metadata(obj: Object) -> dict[str, Any]:
     return md
 
 
+_NO_GENERATION = frozenset({"ConfigMap", "Secret"})
+"""Kinds whose Kubernetes strategies never set metadata.generation (no spec to version), so
+``kubectl get cm -o yaml`` shows none."""
+
+
 def prepare_for_create(obj: Object, *, namespace: str | None) -> None:
     """Fill the server-owned metadata of a new object in place.
 
@@ -106,7 +111,10 @@ def prepare_for_create(obj: Object, *, namespace: str | None) -> None:
         md["name"] = generate_name(str(md["generateName"]))
     md["uid"] = new_uid()
     md["creationTimestamp"] = now_rfc3339()
-    md["generation"] = 1
+    if obj.get("kind") in _NO_GENERATION:
+        md.pop("generation", None)
+    else:
+        md["generation"] = 1
     for server_owned in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds",
                          "selfLink"):
         md.pop(server_owned, None)
@@ -149,6 +157,9 @@ def prepare_for_update(obj: Object, old: Object) -> None:
             md[key] = old_md[key]
         else:
             md.pop(key, None)
+    if obj.get("kind") in _NO_GENERATION:
+        md.pop("generation", None)
+        return
     generation = int(old_md.get("generation") or 1)
     # Equal specs stay equal once defaulted (defaulting is a function of the object), so the
     # deep copies below are only for a spec that differs as sent: a status write (the

@@ -16,7 +16,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from . import errors, names, quantity
+from . import configdata, errors, names, quantity
 from .errors import Cause
 from .meta import is_namespaced
 from .podspec import (
@@ -529,6 +529,8 @@ _KINDS: dict[str, tuple[NameFn, Callable[[Object, Object | None, str], list[Caus
     "Lease": (names.is_dns1123_subdomain, _lease),
     "Binding": (names.is_dns1123_subdomain, _binding),
     "Scale": (names.is_dns1123_subdomain, _scale),
+    "ConfigMap": (names.is_dns1123_subdomain, configdata.validate_config_map),
+    "Secret": (names.is_dns1123_subdomain, configdata.validate_secret),
 }
 
 
