@@ -1,11 +1,12 @@
 """Request bodies in Kubernetes' protobuf encoding, for the few kinds kubectl sends that way.
 
 kubectl 1.32+ sends the objects its generator verbs build (``create namespace``, ``create
-service clusterip|nodeport|loadbalancer|externalname``, ``create quota``) through client-go's
-typed clients, which encode them as ``application/vnd.kubernetes.protobuf`` with no JSON
-fallback: answering 415 breaks those verbs. Objects from manifests, ``run`` and ``expose`` stay
-JSON. So this module decodes exactly those kinds into the JSON shape the rest of the server
-handles, and refuses anything else with 415 in Kubernetes' words.
+service clusterip|nodeport|loadbalancer|externalname``, ``create quota``, ``create configmap``,
+``create secret generic|tls|docker-registry``) through client-go's typed clients, which encode
+them as ``application/vnd.kubernetes.protobuf`` with no JSON fallback: answering 415 breaks
+those verbs. Objects from manifests, ``run`` and ``expose`` stay JSON. So this module decodes
+exactly those kinds into the JSON shape the rest of the server handles, and refuses anything
+else with 415 in Kubernetes' words.
 
 Wire format (apimachinery/pkg/runtime/serializer/protobuf): the magic ``k8s\\0`` then a
 ``runtime.Unknown`` {typeMeta{apiVersion, kind}, raw, contentEncoding, contentType} whose
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ...api import errors
+from ...api import b64, errors
 
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -42,9 +43,11 @@ class F:
     """One field: JSON name, value kind, message type for ``msg``, repeated or not."""
 
     name: str
-    kind: str  # str | int | bool | msg | map_str | map_qty | time | intstr | qty
+    kind: str  # str | int | bool | msg | map_str | map_qty | map_bytes | time | intstr | qty
     msg: str = ""
     repeated: bool = False
+    pointer: bool = False
+    """A Go pointer (``*bool``): written only when set, so a zero value was meant."""
 
 
 MESSAGES: dict[str, dict[int, F]] = {
@@ -78,7 +81,8 @@ MESSAGES: dict[str, dict[int, F]] = {
         12: F("healthCheckNodePort", "int"), 13: F("publishNotReadyAddresses", "bool"),
         17: F("ipFamilyPolicy", "str"), 18: F("clusterIPs", "str", repeated=True),
         19: F("ipFamilies", "str", repeated=True),
-        20: F("allocateLoadBalancerNodePorts", "bool"), 21: F("loadBalancerClass", "str"),
+        20: F("allocateLoadBalancerNodePorts", "bool", pointer=True),
+        21: F("loadBalancerClass", "str"),
         22: F("internalTrafficPolicy", "str"),
     },
     "ServicePort": {
@@ -98,10 +102,16 @@ MESSAGES: dict[str, dict[int, F]] = {
                            repeated=True)},
     "ScopedResourceSelectorRequirement": {1: F("scopeName", "str"), 2: F("operator", "str"),
                                           3: F("values", "str", repeated=True)},
+    "ConfigMap": {1: F("metadata", "msg", "ObjectMeta"), 2: F("data", "map_str"),
+                  3: F("binaryData", "map_bytes"), 4: F("immutable", "bool", pointer=True)},
+    "Secret": {1: F("metadata", "msg", "ObjectMeta"), 2: F("data", "map_bytes"),
+               3: F("type", "str"), 4: F("stringData", "map_str"),
+               5: F("immutable", "bool", pointer=True)},
 }
 
 KINDS = {("v1", "Namespace"): "Namespace", ("v1", "Service"): "Service",
-         ("v1", "ResourceQuota"): "ResourceQuota"}
+         ("v1", "ResourceQuota"): "ResourceQuota", ("v1", "ConfigMap"): "ConfigMap",
+         ("v1", "Secret"): "Secret"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,19 +244,18 @@ def _message(b: bytes, name: str) -> Object:
             value = _intstr(_raw(v))
         elif f.kind == "qty":
             value = _quantity(_raw(v))
-        elif f.kind in ("map_str", "map_qty"):
+        elif f.kind in ("map_str", "map_qty", "map_bytes"):
             k, raw = _map_entry(_raw(v))
-            entry = _text(raw) if f.kind == "map_str" else _quantity(_raw(raw))
+            entry = (_text(raw) if f.kind == "map_str" else _quantity(_raw(raw))
+                     if f.kind == "map_qty" else b64.encode(_raw(raw)))
             out.setdefault(f.name, {})[k] = entry
             continue
         else:  # pragma: no cover - the table above only uses the kinds handled here
             raise ProtobufError(f"bad schema kind {f.kind}")
         if f.repeated:
             out.setdefault(f.name, []).append(value)
-        elif value not in (None, "", 0, False, {}):
+        elif value not in (None, "", 0, False, {}) or f.pointer:
             out[f.name] = value
-        elif f.kind == "bool" and f.name == "allocateLoadBalancerNodePorts":
-            out[f.name] = value  # a pointer in Go: false was set on purpose
     return out
 
 
@@ -266,7 +275,7 @@ def decode(body: bytes) -> Object:
         raise ProtobufError(
             f'the body of the request was in an unknown format - accepted media types '
             f'include: application/json, application/yaml (protobuf is accepted only for '
-            f'Namespace, Service and ResourceQuota; got {api_version or "?"} '
+            f'Namespace, Service, ResourceQuota, ConfigMap and Secret; got {api_version or "?"} '
             f'{kind or "?"})')
     obj = _message(_raw(envelope.get(2, b"")), message)
     return {"apiVersion": api_version, "kind": kind, **obj}

@@ -614,6 +614,36 @@ LEASE_COLUMNS = (
 )
 
 
+def _configmap_row(cm: Object, now: datetime) -> Row:
+    return [_name(cm), len(_d(cm, "data")) + len(_d(cm, "binaryData")), _age(cm, now)]
+
+
+CONFIGMAP_COLUMNS = (
+    NAME,
+    Column("Data", description="Data contains the configuration data. Each key must consist "
+           "of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences "
+           "must use the BinaryData field. The keys stored in Data must not overlap with the "
+           "keys in the BinaryData field, this is enforced during validation process."),
+    AGE,
+)
+
+
+def _secret_row(secret: Object, now: datetime) -> Row:
+    return [_name(secret), _s(secret, "type"), len(_d(secret, "data")), _age(secret, now)]
+
+
+SECRET_COLUMNS = (
+    NAME,
+    Column("Type", description="Used to facilitate programmatic handling of secret data. More "
+           "info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types"),
+    Column("Data", description="Data contains the secret data. Each key must consist of "
+           "alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data "
+           "is a base64 encoded string, representing the arbitrary (possibly non-string) data "
+           "value here. Described in https://tools.ietf.org/html/rfc4648#section-4"),
+    AGE,
+)
+
+
 def _default_row(obj: Object, now: datetime) -> Row:
     return [_name(obj), _age(obj, now)]
 
@@ -633,6 +663,8 @@ PRINTERS: dict[tuple[str, str], tuple[tuple[Column, ...], RowFn]] = {
     ("", "LimitRange"): (LIMITRANGE_COLUMNS, _limitrange_row),
     ("", "ResourceQuota"): (RESOURCEQUOTA_COLUMNS, _resourcequota_row),
     ("coordination.k8s.io", "Lease"): (LEASE_COLUMNS, _lease_row),
+    ("", "ConfigMap"): (CONFIGMAP_COLUMNS, _configmap_row),
+    ("", "Secret"): (SECRET_COLUMNS, _secret_row),
 }
 
 
