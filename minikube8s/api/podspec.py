@@ -3,7 +3,8 @@
 Split out of validation.py because Pods and ReplicationController templates share it. Field
 paths and texts follow pkg/apis/core/validation/validation.go (ValidatePodSpec and friends),
 so kubectl shows ``spec.template.spec.containers[0].ports[1].containerPort: Invalid value:
-70000: must be between 1 and 65535, inclusive`` exactly as a real cluster would.
+70000: must be between 1 and 65535, inclusive`` exactly as a real cluster would. What a pod
+takes from ConfigMaps and Secrets (valueFrom, envFrom, their volumes) is podconfig.py's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from . import errors, names, quantity
+from . import errors, names, podconfig, quantity
 from .errors import Cause
 
 RESTART_POLICIES = ["Always", "Never", "OnFailure"]
@@ -220,9 +221,7 @@ def _env(env: Any, path: str) -> list[Cause]:
         else:
             out.extend(errors.invalid(f"{ep}.name", name, m)
                        for m in names.is_env_var_name(str(name)))
-        if d.get("value") is not None and d.get("valueFrom") is not None:
-            out.append(errors.invalid(f"{ep}.valueFrom", "", "may not be specified when "
-                                      "`value` is not empty"))
+        out.extend(podconfig.value_from(d, ep))
     return out
 
 
@@ -252,6 +251,7 @@ def _container(c: Any, path: str, volumes: set[str], *, init: bool) -> list[Caus
             out.append(errors.not_supported(f"{path}.{key}", v, allowed))
     out.extend(_container_ports(c.get("ports"), f"{path}.ports"))
     out.extend(_env(c.get("env"), f"{path}.env"))
+    out.extend(podconfig.env_from(c.get("envFrom"), f"{path}.envFrom"))
     mount_paths: set[str] = set()
     for i, m in enumerate(as_list(c.get("volumeMounts"))):
         mp = f"{path}.volumeMounts[{i}]"
@@ -314,6 +314,7 @@ def _volumes(vols: Any, path: str) -> tuple[list[Cause], set[str]]:
         cm = v.get("configMap")
         if isinstance(cm, dict) and not cm.get("name"):
             out.append(errors.required(f"{vp}.configMap.name", ""))
+        out.extend(podconfig.volume_source(v, vp))
         pvc = v.get("persistentVolumeClaim")
         if isinstance(pvc, dict) and not pvc.get("claimName"):
             out.append(errors.required(f"{vp}.persistentVolumeClaim.claimName", ""))
