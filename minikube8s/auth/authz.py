@@ -1,28 +1,39 @@
 """Authorization: may this user do this verb on this resource (or path)?
 
 Three users exist (authn.py): admin may do everything; read-only may get, list and watch
-every resource and subresource (pods/log too) and GET every non-resource path; a node may do
-what Kubernetes' Node authorizer and NodeRestriction admission let a kubelet do, simplified:
-read everything but secrets, create and update its own Node (and its status), its own Lease in
+every resource and subresource (pods/log too) but secrets, as Kubernetes' ``view`` role, and
+GET every non-resource path; a node may do what Kubernetes' Node authorizer and
+NodeRestriction admission let a kubelet do, simplified: read everything but secrets and
+configmaps, create and update its own Node (and its status), its own Lease in
 kube-node-lease, events anywhere, and update the status of / delete the pods bound to it.
+
+Secrets and configmaps a node reads as the Node authorizer's graph allows: ``get`` (or a
+list/watch narrowed to one name by ``fieldSelector=metadata.name=``) of one object that a pod
+bound to the node references (``pod_references``); anything else is refused in the
+authorizer's words (``no relationship found between node 'n1' and this object``). The
+decision needs the stored pods, so ``authorize`` answers ``Decision.needs_pods`` and the
+caller (roles/apiserver/secure.py) finishes it with ``authorize_graph`` over the pods bound to
+the node in that namespace, read from the watch cache.
 
 ``request_info`` parses a request as Kubernetes' RequestInfoFactory does (verb from the method
 and the URL's shape, namespace, resource, name, subresource), independently of what the API
-serves: a node asking for secrets gets 403, not 404. ``authorize`` decides on that alone;
-what depends on an object (whose pod is it? what name does the created Node have?) is decided
-in the write pipeline by ``NodeRestriction``, an admission plugin that sees the STORED object
-(so a pod cannot change hands between the check and the write). Refusals are worded exactly
-as k8s.io/apiserver's authorization filter words them (``forbidden_error``).
+serves: a node asking for another node's lease gets 403, not 404. ``authorize`` decides on
+that alone; what depends on an object (whose pod is it? what name does the created Node
+have?) is decided in the write pipeline by ``NodeRestriction``, an admission plugin that sees
+the STORED object (so a pod cannot change hands between the check and the write). Refusals
+are worded exactly as k8s.io/apiserver's authorization filter words them
+(``forbidden_error``).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..api import errors
-from ..api.resources import ALL
+from ..api import errors, selectors
+from ..api.resources import ALL, lookup
 from .authn import UserInfo
 
 if TYPE_CHECKING:
@@ -71,6 +82,8 @@ class Caller:
 class Decision:
     allowed: bool
     reason: str = ""
+    needs_pods: bool = False
+    """Not decided yet: ``authorize_graph`` decides with the pods bound to the node."""
 
 
 ALLOW = Decision(True)
@@ -82,8 +95,11 @@ _METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": 
 
 
 @functools.lru_cache(maxsize=4096)
-def request_info(method: str, path: str, watch: bool = False) -> RequestInfo:
-    """Parse ``method path`` (``watch``: the query asked ?watch=true) like Kubernetes."""
+def request_info(method: str, path: str, watch: bool = False,
+                 field_selector: str = "") -> RequestInfo:
+    """Parse ``method path`` (``watch``: the query asked ?watch=true; ``field_selector``:
+    its fieldSelector, whose ``metadata.name=`` names the object of a list or watch, as
+    Kubernetes' RequestInfoFactory reads it) like Kubernetes."""
     method = method.upper()
     verb = _METHOD_VERBS.get(method, method.lower())
     parts = [p for p in path.strip("/").split("/") if p]
@@ -114,11 +130,28 @@ def request_info(method: str, path: str, watch: bool = False) -> RequestInfo:
     sub = rest[2] if len(rest) > 2 else ""
     if not name and verb == "get":
         verb = "watch" if watch else "list"
+        name = _selected_name(field_selector, resource if not group else "")
     elif not name and verb == "delete":
         verb = "deletecollection"
     if sub in _CONNECT_SUBRESOURCES:
         verb = "create"
     return RequestInfo(verb, path, True, group, version, namespace, resource, sub, name)
+
+
+def _selected_name(field_selector: str, core_resource: str) -> str:
+    """The name a list's field selector requires exactly (``metadata.name=x``), if it is a
+    valid path segment; "" when none or when the selector does not parse."""
+    if "metadata.name" not in field_selector:
+        return ""
+    res = lookup(core_resource) if core_resource else None
+    try:
+        sel = selectors.parse_field_selector(field_selector, kind=res.kind if res else "")
+    except errors.APIError:
+        return ""
+    name = sel.value_for("metadata.name") or ""
+    if name in (".", "..") or "/" in name or "%" in name:
+        return ""
+    return name
 
 
 # -- decisions ------------------------------------------------------------------------------------
@@ -134,6 +167,8 @@ def authorize(user: UserInfo, info: RequestInfo) -> Decision:
         return ALLOW
     if user.is_readonly:
         if info.resource_request:
+            if info.resource == "secrets" and not info.api_group:
+                return DENY  # Kubernetes' view role: no secrets (they hold credentials)
             return ALLOW if info.verb in READ_VERBS else DENY
         return ALLOW if info.verb == "get" else DENY
     node = user.node_name
@@ -146,8 +181,8 @@ def _authorize_node(node: str, info: RequestInfo) -> Decision:
     if not info.resource_request:
         return ALLOW if info.verb == "get" and _discovery_path(info.path) else DENY
     verb, res, sub, group = info.verb, info.resource, info.subresource, info.api_group
-    if res == "secrets" and not group:
-        return DENY
+    if res in GRAPH_RESOURCES and not group:
+        return _read_namespaced_object(node, info)
     if verb in READ_VERBS:
         return ALLOW
     if not group and res == "nodes":
@@ -175,6 +210,96 @@ def _authorize_node(node: str, info: RequestInfo) -> Decision:
         if verb == "create" or (verb in ("update", "patch") and info.name):
             return ALLOW
     return DENY
+
+
+# -- the Node authorizer's graph: secrets and configmaps of the node's pods --------------------
+
+GRAPH_RESOURCES = frozenset({"secrets", "configmaps"})
+"""Core resources a node reads only through a pod bound to it (Kubernetes' graph also has
+persistentvolumeclaims, serviceaccounts and resourceclaims, which minikube8s does not serve)."""
+
+
+def no_relationship(node: str) -> str:
+    return f"no relationship found between node '{node}' and this object"
+
+
+def _read_namespaced_object(node: str, info: RequestInfo) -> Decision:
+    """NodeAuthorizer.authorizeReadNamespacedObject: the checks before the graph, in order."""
+    if info.verb not in READ_VERBS:
+        return Decision(False, "can only read resources of this type")
+    if info.subresource:
+        return Decision(False, "cannot read subresource")
+    if not info.namespace:
+        return Decision(False, "can only read namespaced object of this type")
+    if not info.name:
+        return Decision(False, "No Object name found")
+    return Decision(False, no_relationship(node), needs_pods=True)
+
+
+def _name_of(ref: Any, key: str = "name") -> str:
+    value = ref.get(key) if isinstance(ref, dict) else None
+    return value if isinstance(value, str) else ""
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+# Volume sources naming a secret other than ``secret`` itself (podutil.VisitPodSecretNames).
+_VOLUME_SECRET_REFS = (("azureFile", "secretName"), ("cephfs", "secretRef"),
+                       ("cinder", "secretRef"), ("flexVolume", "secretRef"),
+                       ("iscsi", "secretRef"), ("rbd", "secretRef"), ("scaleIO", "secretRef"),
+                       ("storageos", "secretRef"), ("csi", "nodePublishSecretRef"))
+
+
+def pod_references(pod: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """(secret names, configmap names) a pod uses, as Kubernetes' VisitPodSecretNames and
+    VisitPodConfigmapNames see them: imagePullSecrets, volumes (secret, configMap, projected
+    sources, the secretRefs of network volumes), and every container's (init, ephemeral)
+    env[].valueFrom and envFrom[]."""
+    secrets: set[str] = set()
+    configmaps: set[str] = set()
+    spec = pod.get("spec")
+    if not isinstance(spec, dict):
+        return secrets, configmaps
+    secrets.update(_name_of(r) for r in _dicts(spec.get("imagePullSecrets")))
+    for vol in _dicts(spec.get("volumes")):
+        secrets.add(_name_of(vol.get("secret"), "secretName"))
+        configmaps.add(_name_of(vol.get("configMap")))
+        projected = vol.get("projected")
+        for src in _dicts(projected.get("sources") if isinstance(projected, dict) else None):
+            secrets.add(_name_of(src.get("secret")))
+            configmaps.add(_name_of(src.get("configMap")))
+        for source, key in _VOLUME_SECRET_REFS:
+            ref = vol.get(source)
+            if isinstance(ref, dict):
+                secrets.add(_name_of(ref, key) if key == "secretName"
+                            else _name_of(ref.get(key)))
+    for field in ("initContainers", "containers", "ephemeralContainers"):
+        for c in _dicts(spec.get(field)):
+            for env in _dicts(c.get("env")):
+                value_from = env.get("valueFrom")
+                if isinstance(value_from, dict):
+                    secrets.add(_name_of(value_from.get("secretKeyRef")))
+                    configmaps.add(_name_of(value_from.get("configMapKeyRef")))
+            for env_from in _dicts(c.get("envFrom")):
+                secrets.add(_name_of(env_from.get("secretRef")))
+                configmaps.add(_name_of(env_from.get("configMapRef")))
+    secrets.discard("")
+    configmaps.discard("")
+    return secrets, configmaps
+
+
+def authorize_graph(node: str, info: RequestInfo, pods: Iterable[dict[str, Any]]) -> Decision:
+    """Finish a ``needs_pods`` decision: allowed when one of ``pods`` (those bound to
+    ``node`` in ``info.namespace``) references the object."""
+    index = 0 if info.resource == "secrets" else 1
+    for pod in pods:
+        spec = pod.get("spec")
+        if isinstance(spec, dict) and spec.get("nodeName") == node \
+                and info.name in pod_references(pod)[index]:
+            return ALLOW
+    return Decision(False, no_relationship(node))
 
 
 def forbidden_message(user: UserInfo, info: RequestInfo, reason: str = "") -> str:

@@ -276,7 +276,7 @@ def test_node_may_write_only_its_own(server: ApiServerProcess) -> None:
     code, st = call(server, "GET", "/api/v1/namespaces/default/secrets", token=n1)
     assert (code, st["message"]) == (403, (
         'secrets is forbidden: User "system:node:n1" cannot list resource "secrets" in API '
-        'group "" in the namespace "default"'))
+        'group "" in the namespace "default": No Object name found'))
     assert call(server, "GET", "/api/v1/pods", token=n1)[0] == 200
     assert call(server, "GET", "/metrics", token=n1)[0] == 403
     assert call(server, "DELETE", "/api/v1/namespaces/default/pods/theirs", token=n1,
@@ -284,6 +284,83 @@ def test_node_may_write_only_its_own(server: ApiServerProcess) -> None:
     assert call(server, "DELETE", "/api/v1/namespaces/default/pods/mine", token=n1,
                 body={"gracePeriodSeconds": 0})[0] == 200
     assert call(server, "GET", "/api/v1/namespaces/default/pods/theirs", token=n1)[0] == 200
+
+
+def _forbidden(verb: str, what: str, where: str, reason: str, name: str = "") -> str:
+    prefix = f'{what} "{name}"' if name else what
+    return (f'{prefix} is forbidden: User "system:node:n1" cannot {verb} resource "{what}" in '
+            f'API group "" {where}: {reason}')
+
+
+def test_node_reads_only_what_its_pods_use(server: ApiServerProcess) -> None:
+    """The Node authorizer's graph: a secret or configmap is readable by a node while a pod
+    bound to it references it, by name only (get, or list/watch with metadata.name=)."""
+    n1 = join(server, "n1")[1]["token"]
+    admin, ro = server.admin_token, server.readonly_token
+    ns = "/api/v1/namespaces/graph"
+    assert call(server, "POST", "/api/v1/namespaces", token=admin, body={
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "graph"}})[0] == 201
+    for name in ("s-vol", "s-env", "s-pull", "s-other"):
+        assert call(server, "POST", f"{ns}/secrets", token=admin, body={
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+            "stringData": {"k": "v"}})[0] == 201
+    for name in ("c-from", "c-proj", "c-other"):
+        assert call(server, "POST", f"{ns}/configmaps", token=admin, body={
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+            "data": {"k": "v"}})[0] == 201
+    mine = pod("user", "n1")
+    mine["spec"] |= {
+        "imagePullSecrets": [{"name": "s-pull"}],
+        "volumes": [{"name": "v", "secret": {"secretName": "s-vol"}},
+                    {"name": "p", "projected": {"sources": [{"configMap": {"name": "c-proj"}}]}}]}
+    mine["spec"]["containers"][0] |= {
+        "env": [{"name": "E", "valueFrom": {"secretKeyRef": {"name": "s-env", "key": "k"}}}],
+        "envFrom": [{"configMapRef": {"name": "c-from"}}]}
+    theirs = pod("other", "n2")
+    theirs["spec"]["volumes"] = [{"name": "v", "secret": {"secretName": "s-other"}},
+                                 {"name": "c", "configMap": {"name": "c-other"}}]
+    for p in (mine, theirs):
+        assert call(server, "POST", f"{ns}/pods", token=admin, body=p)[0] == 201
+    for path in ("secrets/s-vol", "secrets/s-env", "secrets/s-pull", "configmaps/c-from",
+                 "configmaps/c-proj"):
+        code, got = call(server, "GET", f"{ns}/{path}", token=n1)
+        assert code == 200 and got["data"]["k"], path
+    where = 'in the namespace "graph"'
+    code, st = call(server, "GET", f"{ns}/secrets/s-other", token=n1)
+    assert (code, st["message"]) == (403, _forbidden(
+        "get", "secrets", where, "no relationship found between node 'n1' and this object",
+        "s-other"))
+    assert st["details"] == {"name": "s-other", "kind": "secrets"}
+    assert call(server, "GET", f"{ns}/configmaps/c-other", token=n1)[0] == 403
+    # Lists and watches: only narrowed to one referenced name.
+    code, st = call(server, "GET", f"{ns}/configmaps", token=n1)
+    assert (code, st["message"]) == (403, _forbidden("list", "configmaps", where,
+                                                     "No Object name found"))
+    code, lst = call(server, "GET", f"{ns}/secrets?fieldSelector=metadata.name%3Ds-vol",
+                     token=n1)
+    assert code == 200 and [i["metadata"]["name"] for i in lst["items"]] == ["s-vol"]
+    code, text = call(server, "GET", f"{ns}/secrets?watch=1&timeoutSeconds=1&"
+                      "fieldSelector=metadata.name%3Ds-env", token=n1)
+    assert code == 200 and "'s-env'" in str(text)  # one ADDED event line
+    assert call(server, "GET", f"{ns}/secrets?fieldSelector=metadata.name%3Ds-other",
+                token=n1)[0] == 403
+    code, st = call(server, "GET", "/api/v1/secrets", token=n1)
+    assert st["message"] == _forbidden("list", "secrets", "at the cluster scope",
+                                       "can only read namespaced object of this type")
+    code, st = call(server, "POST", f"{ns}/secrets", token=n1, body={
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}})
+    assert (code, st["message"]) == (403, _forbidden("create", "secrets", where,
+                                                     "can only read resources of this type"))
+    # The read-only user reads configmaps but not secrets, as Kubernetes' view role.
+    assert call(server, "GET", f"{ns}/configmaps/c-other", token=ro)[0] == 200
+    code, st = call(server, "GET", f"{ns}/secrets", token=ro)
+    assert (code, st["message"]) == (403, 'secrets is forbidden: User "kubernetes-ro" cannot '
+                                     'list resource "secrets" in API group "" in the '
+                                     'namespace "graph"')
+    # The relationship ends with the pod.
+    assert call(server, "DELETE", f"{ns}/pods/user", token=admin,
+                body={"gracePeriodSeconds": 0})[0] == 200
+    assert call(server, "GET", f"{ns}/secrets/s-vol", token=n1)[0] == 403
 
 
 def test_tokens_never_logged(server: ApiServerProcess) -> None:

@@ -201,10 +201,12 @@ def test_request_info(method: str, path: str, watch: bool,
 def test_readonly_rules() -> None:
     ro = authn.READONLY
     for m, p in (("GET", "/api/v1/pods"), ("GET", "/api/v1/namespaces/d/pods/p/log"),
-                 ("GET", "/metrics"), ("GET", "/openapi/v2"), ("GET", "/api/v1/secrets")):
+                 ("GET", "/metrics"), ("GET", "/openapi/v2"), ("GET", "/api/v1/configmaps")):
         assert authz.authorize(ro, info(m, p)).allowed, p
+    # Kubernetes' view role reads everything but secrets (they are credentials).
     for m, p in (("POST", "/api/v1/namespaces/d/pods"), ("DELETE", "/api/v1/nodes/n"),
-                 ("GET", "/api/v1/namespaces/d/pods/p/exec"), ("POST", "/metrics")):
+                 ("GET", "/api/v1/namespaces/d/pods/p/exec"), ("POST", "/metrics"),
+                 ("GET", "/api/v1/secrets"), ("GET", "/api/v1/namespaces/d/secrets/s")):
         assert not authz.authorize(ro, info(m, p)).allowed, p
 
 
@@ -234,6 +236,52 @@ def test_readonly_rules() -> None:
 ])
 def test_node_rules(method: str, path: str, allowed: bool) -> None:
     assert authz.authorize(NODE, info(method, path)).allowed is allowed
+
+
+def test_node_graph_decisions() -> None:
+    """Secrets and configmaps: NodeAuthorizer.authorizeReadNamespacedObject, then the pods."""
+    get = info("GET", "/api/v1/namespaces/d/secrets/s")
+    first = authz.authorize(NODE, get)
+    assert (first.allowed, first.needs_pods) == (False, True)
+    for method, path, reason in (
+            ("GET", "/api/v1/namespaces/d/configmaps", "No Object name found"),
+            ("GET", "/api/v1/secrets", "can only read namespaced object of this type"),
+            ("PUT", "/api/v1/namespaces/d/secrets/s", "can only read resources of this type"),
+            ("GET", "/api/v1/namespaces/d/secrets/s/x", "cannot read subresource")):
+        d = authz.authorize(NODE, info(method, path))
+        assert (d.allowed, d.needs_pods, d.reason) == (False, False, reason), path
+    named = authz.request_info("GET", "/api/v1/namespaces/d/secrets", True,
+                               "metadata.name=s,type=Opaque")
+    assert (named.verb, named.name) == ("watch", "s")
+    assert authz.request_info("GET", "/api/v1/namespaces/d/secrets", False,
+                              "metadata.name!=s").name == ""
+    uses = {"spec": {"nodeName": "n1", "volumes": [{"name": "v", "secret": {"secretName": "s"}}]}}
+    elsewhere = {"spec": {"nodeName": "n2", "volumes": [{"secret": {"secretName": "s"}}]}}
+    assert authz.authorize_graph("n1", get, [elsewhere, uses]).allowed
+    d = authz.authorize_graph("n1", get, [elsewhere])
+    assert (d.allowed, d.reason) == (False, "no relationship found between node 'n1' and "
+                                     "this object")
+
+
+def test_pod_references() -> None:
+    container = {"env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "s-env"}}},
+                         {"name": "B", "valueFrom": {"configMapKeyRef": {"name": "c-env"}}},
+                         {"name": "C", "value": "plain"}],
+                 "envFrom": [{"secretRef": {"name": "s-from"}},
+                             {"configMapRef": {"name": "c-from"}}]}
+    pod = {"spec": {
+        "imagePullSecrets": [{"name": "s-pull"}],
+        "volumes": [{"secret": {"secretName": "s-vol"}}, {"configMap": {"name": "c-vol"}},
+                    {"projected": {"sources": [{"secret": {"name": "s-proj"}},
+                                               {"configMap": {"name": "c-proj"}}]}},
+                    {"csi": {"nodePublishSecretRef": {"name": "s-csi"}}},
+                    {"azureFile": {"secretName": "s-az"}}, {"emptyDir": {}}],
+        "initContainers": [{"envFrom": [{"secretRef": {"name": "s-init"}}]}],
+        "containers": [container, "junk"]}}
+    assert authz.pod_references(pod) == (
+        {"s-env", "s-from", "s-pull", "s-vol", "s-proj", "s-csi", "s-az", "s-init"},
+        {"c-env", "c-from", "c-vol", "c-proj"})
+    assert authz.pod_references({"spec": None}) == (set(), set())
 
 
 def test_forbidden_wording() -> None:

@@ -10,9 +10,11 @@ bench/apiserver.py use pays one attribute check and nothing more.
 ``guard`` follows k8s.io/apiserver's filter chain, shortened: a missing Authorization header is
 anonymous (allowed only to GET the health endpoints, /version and /cacerts), a token that
 authenticates nobody is 401 on every path, then authz.authorize decides (403 in Kubernetes'
-words). The ``Caller`` it leaves on the request rides into the write pipeline
-(handlers.write_options -> WriteOptions.caller -> Attributes.caller), where
-authz.NodeRestriction checks a node's writes against the stored objects.
+words); a node's read of a secret or configmap is finished against the pods bound to it
+(``_pods_on_node``, the Node authorizer's graph). The ``Caller`` it leaves on the request
+rides into the write pipeline (handlers.write_options -> WriteOptions.caller ->
+Attributes.caller), where authz.NodeRestriction checks a node's writes against the stored
+objects.
 
 ``POST /minikube8s/join`` trades the cluster's join token for a node token (authn.py); it
 is the only place the join token is accepted. The body's ``password`` (the node's own secret)
@@ -37,7 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from ...api import errors, names
-from ...api.resources import by_kind
+from ...api.resources import by_kind, require
 from ...auth import authn, authz, nodepasswords, pki
 from ...store import base as store
 from . import params
@@ -50,6 +52,7 @@ CACERTS_PATH = "/cacerts"
 
 _ANONYMOUS_EXACT = frozenset({"/version", "/version/", CACERTS_PATH})
 _ANONYMOUS_HEALTH = ("/healthz", "/livez", "/readyz")
+_PODS = require("pods")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +103,26 @@ async def guard(request: web.Request) -> None:
         raise unauthorized()
     if user.is_admin:
         return
-    info = authz.request_info(request.method, path, _watching(request))
+    info = authz.request_info(request.method, path, _watching(request),
+                              request.query.get("fieldSelector", ""))
     decision = authz.authorize(user, info)
+    if decision.needs_pods:
+        decision = authz.authorize_graph(user.node_name, info,
+                                         await _pods_on_node(request, info, user.node_name))
     if not decision.allowed:
         raise authz.forbidden_error(user, info, decision.reason)
     request[CALLER] = authz.Caller(user, info)
+
+
+async def _pods_on_node(request: web.Request, info: authz.RequestInfo,
+                        node: str) -> list[dict[str, Any]]:
+    """The pods bound to ``node`` in the request's namespace, for the Node authorizer's graph:
+    a consistent read from the watch cache (a pod bound a moment ago counts), with the field
+    values each cached entry keeps, so a kubelet's secret GET costs a scan of one namespace's
+    keys and no decoding of pods already seen."""
+    page = await request.app[REGISTRY].list_cached(
+        _PODS, info.namespace, field_selector=f"spec.nodeName={node}")
+    return [entry.shared() for entry in page.items]
 
 
 # -- endpoints ----------------------------------------------------------------------------------
