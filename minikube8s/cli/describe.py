@@ -1,10 +1,11 @@
 """``minikube8s describe``: an object's important fields and its events, as kubectl lays them out.
 
 The per-kind lines come from describers.py (Pod, ReplicationController, Service, Node, and a
-generic one for the rest); this module fetches what they need and the events, found the way
-kubectl finds them: ``fieldSelector=involvedObject.name=N,involvedObject.namespace=NS,
-involvedObject.uid=U``. Layout goes through ``tabwrite``, Go's text/tabwriter algorithm with
-the padding kubectl's describers use, so blocks of ``Key:  value`` lines align.
+generic one for the rest) and configdata.py (ConfigMap, Secret); this module fetches what they
+need and the events, found the way kubectl finds them: ``fieldSelector=involvedObject.name=N,
+involvedObject.namespace=NS,involvedObject.uid=U``. Layout goes through ``tabwrite``, Go's
+text/tabwriter algorithm with the padding kubectl's describers use, so blocks of ``Key:  value``
+lines align.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..api.resources import Resource
 from ..client import errors as client_errors
 from .app import Common, KubeconfigOpt, NamespaceOpt, SelectorOpt, ServerOpt, execute
 from .completion import complete_resource
+from .configdata import describe_configmap, describe_secret
 from .describers import (
     describe_generic,
     describe_node,
@@ -25,6 +27,7 @@ from .describers import (
     describe_rc,
     describe_service,
     dig,
+    header,
     since,
 )
 from .errors import CLIError
@@ -130,6 +133,12 @@ async def describe_one(session: Session, res: Resource, obj: Object) -> str:
         except client_errors.ClientError:
             node_pods = None
         lines = describe_node(obj, lease, node_pods)
+    elif res.kind == "ConfigMap" and not res.group:
+        lines = describe_configmap(obj, header(obj, namespaced=True))
+    elif res.kind == "Secret" and not res.group:
+        # kubectl's secret describer lists no events.
+        lines = describe_secret(obj, header(obj, namespaced=True))
+        return "\n".join(tabwrite(lines)) + "\n"
     else:
         lines = describe_generic(obj, res)
     selector = [f"involvedObject.name={md.get('name', '')}"]

@@ -95,7 +95,7 @@ def _annotations(value: Any) -> Lines:
     return _map_lines("Annotations", value)
 
 
-def _header(obj: Object, *, namespaced: bool) -> Lines:
+def header(obj: Object, *, namespaced: bool) -> Lines:
     md = obj.get("metadata") or {}
     lines: Lines = [["Name:", str(md.get("name", ""))]]
     if namespaced:
@@ -254,7 +254,7 @@ def _qos(spec: Object, status: Object) -> str:
 def describe_pod(obj: Object) -> Lines:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     md = obj.get("metadata") or {}
-    lines = _header(obj, namespaced=True)[:2]
+    lines = header(obj, namespaced=True)[:2]
     if spec.get("priority") is not None:
         lines.append(["Priority:", str(spec["priority"])])
     if spec.get("serviceAccountName"):
@@ -301,7 +301,7 @@ def describe_pod(obj: Object) -> Lines:
 
 def describe_rc(obj: Object, pods: list[Object]) -> Lines:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
-    lines = _header(obj, namespaced=True)[:2]
+    lines = header(obj, namespaced=True)[:2]
     sel = spec.get("selector") or {}
     lines.append(["Selector:", ",".join(f"{k}={v}" for k, v in sorted(sel.items()))])
     md = obj.get("metadata") or {}
@@ -337,7 +337,7 @@ def _port_endpoints(ep: Object | None, port_name: str) -> str:
 
 def describe_service(obj: Object, endpoints: Object | None) -> Lines:
     spec = obj.get("spec") or {}
-    lines = _header(obj, namespaced=True)
+    lines = header(obj, namespaced=True)
     sel = spec.get("selector") or {}
     lines.append(["Selector:", ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
                   or "<none>"])
@@ -506,7 +506,7 @@ def _node_resources(status: Object, pods: list[Object]) -> Lines:
 
 
 def describe_generic(obj: Object, res: Resource) -> Lines:
-    lines = _header(obj, namespaced=res.namespaced)
+    lines = header(obj, namespaced=res.namespaced)
     lines.append(["API Version:", str(obj.get("apiVersion") or res.group_version)])
     lines.append(["Kind:", str(obj.get("kind") or res.kind)])
     for section in ("spec", "status", "data", "subsets", "limits"):

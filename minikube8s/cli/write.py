@@ -1,6 +1,8 @@
 """Verbs that change objects: create, replace, delete, stop, scale/resize, patch, label,
 annotate.
 
+``create configmap|secret generic NAME --from-...`` builds its object in configdata.py.
+
 ``create -f`` and ``stop rc`` are the seed's; the rest are what kubectl users type today. Each
 object is reported on its own line in kubectl's words (``replicationcontroller/nginx
 created``, ``service "nginx-http" deleted``); a failure for one object is printed and the
@@ -11,6 +13,7 @@ come from manifests.py; resource rows and namespaces from session.py; apply live
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, cast
@@ -20,7 +23,7 @@ import typer
 from ..api.resources import Resource
 from ..client import errors as client_errors
 from ..client.rest import PatchType
-from . import locate, manifests
+from . import configdata, locate, manifests
 from .app import (
     Common,
     FilenameOpt,
@@ -32,7 +35,7 @@ from .app import (
 )
 from .completion import complete_resource
 from .errors import CLIError, describe
-from .printers import kind_prefix
+from .printers import kind_prefix, print_objects
 from .session import Session
 
 Object = dict[str, Any]
@@ -85,13 +88,44 @@ async def each_manifest(session: Session, items: list[manifests.Manifest], *, ac
 
 
 def create(
+    args: Annotated[list[str] | None, typer.Argument(
+        help="configmap NAME, or secret generic NAME (with --from-*); else use -f.",
+        show_default=False)] = None,
     filename: FilenameOpt = None,
     recursive: RecursiveOpt = False,
+    from_literal: Annotated[list[str] | None, typer.Option(
+        "--from-literal", help="configmap/secret: key=value (repeatable).",
+        show_default=False)] = None,
+    from_file: Annotated[list[str] | None, typer.Option(
+        "--from-file", help="configmap/secret: [key=]path, a file or a directory's files "
+        "(repeatable).", show_default=False)] = None,
+    from_env_file: Annotated[list[str] | None, typer.Option(
+        "--from-env-file", help="configmap/secret: a file of KEY=VALUE lines (repeatable).",
+        show_default=False)] = None,
+    secret_type: Annotated[str, typer.Option(
+        "--type", help="secret generic: the Secret's type (default Opaque).",
+        show_default=False)] = "",
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="configmap/secret: only print the object that would be sent.")
+    ] = False,
+    output: Annotated[str, typer.Option(
+        "-o", "--output", help="With --dry-run: yaml or json (default yaml).",
+        show_default=False)] = "",
     server: ServerOpt = None,
     namespace: NamespaceOpt = None,
     kubeconfig: KubeconfigOpt = None,
 ) -> None:
-    """Create resources from files or stdin (YAML or JSON, several documents, a directory)."""
+    """Create resources from files or stdin (YAML or JSON, several documents, a directory),
+    or a ConfigMap or generic Secret from literals and files."""
+    if args:
+        if filename:
+            raise CLIError("create takes -f or a generator (configmap, secret generic), "
+                           "not both")
+        resource, obj = configdata.generated(
+            list(args), files=list(from_file or []), literals=list(from_literal or []),
+            env_files=list(from_env_file or []), secret_type=secret_type)
+        execute(Common(server, namespace, kubeconfig), functools.partial(
+            _create_generated, resource=resource, obj=obj, dry_run=dry_run, output=output))
     items = manifests.load(list(filename or []), recursive=recursive)
 
     async def run(session: Session) -> int:
@@ -105,6 +139,19 @@ def create(
         return await each_manifest(session, items, action="creating", one=one)
 
     execute(Common(server, namespace, kubeconfig), run)
+
+
+async def _create_generated(session: Session, *, resource: str, obj: Object, dry_run: bool,
+                            output: str) -> int:
+    if dry_run:
+        print_objects([obj], output or "yaml", session.out, single=True)
+        return 0
+    res = session.resource(resource)
+    created = await session.client.create(res, obj, namespace=session.ns(res),
+                                          field_manager="kubectl-create")
+    name = (created.get("metadata") or {}).get("name", "")
+    session.print(f"{_kind_of(res)}/{name} created")
+    return 0
 
 
 # ----------------------------------------------------------------------------- replace
@@ -494,7 +541,9 @@ def register(app: typer.Typer) -> None:
     seed = "Example (the seed's session):\n\n  "
     app.command("create", epilog=seed + "minikube8s create -f ./nginx_rc.yaml "
                 "-s http://192.168.0.10:8080\n\n  cat nginx_service.yaml | "
-                "minikube8s create -f -")(create)
+                "minikube8s create -f -\n\n  minikube8s create configmap web "
+                "--from-literal=mode=fast --from-file=nginx.conf\n\n  minikube8s create "
+                "secret generic db --from-literal=password=s3cret")(create)
     app.command("replace", epilog=seed + "minikube8s replace -f ./nginx_rc.yaml")(replace)
     app.command("delete", epilog=seed + "minikube8s delete services nginx-http nginx-https "
                 "-s http://192.168.0.10:8080\n\n  minikube8s delete -f ./nginx_service.yaml"
