@@ -142,3 +142,27 @@ def test_watch_with_resume(core: client.CoreV1Api) -> None:
         if len(events) == 3:
             w.stop()
     assert events == ["ADDED", "MODIFIED", "DELETED"]
+
+
+def test_typed_secret_and_configmap(core: client.CoreV1Api) -> None:
+    """V1Secret (string_data in, base64 data out) and V1ConfigMap through the typed models."""
+    body = client.V1Secret(metadata=client.V1ObjectMeta(name="py-secret"),
+                           string_data={"password": "s3cret"}, data={"user": "YWRtaW4="})
+    created = core.create_namespaced_secret(NS, body)
+    assert isinstance(created, client.V1Secret)
+    assert created.type == "Opaque" and created.string_data is None
+    assert created.data == {"user": "YWRtaW4=", "password": "czNjcmV0"}
+    cm = client.V1ConfigMap(metadata=client.V1ObjectMeta(name="py-cm"), data={"k": "v"},
+                            binary_data={"b": "AAE="}, immutable=True)
+    core.create_namespaced_config_map(NS, cm)
+    got = core.read_namespaced_config_map("py-cm", NS)
+    assert (got.data, got.binary_data, got.immutable) == ({"k": "v"}, {"b": "AAE="}, True)
+    assert "py-cm" in [c.metadata.name for c in core.list_namespaced_config_map(NS).items]
+    with pytest.raises(ApiException) as e:
+        core.patch_namespaced_config_map("py-cm", NS, {"data": {"k": "w"}})
+    assert e.value.status == 422
+    patched = core.patch_namespaced_secret("py-secret", NS, {"stringData": {"user": "root"}})
+    assert patched.data["user"] == "cm9vdA=="
+    core.delete_namespaced_secret("py-secret", NS)
+    core.delete_namespaced_config_map("py-cm", NS)
+    assert "py-secret" not in [s.metadata.name for s in core.list_namespaced_secret(NS).items]
