@@ -177,20 +177,110 @@ def _containers(containers: Any, statuses: Any = None, *, name_indent: str = "  
             if isinstance(p, dict):
                 label = probe[0].upper() + probe[1:].replace("Probe", "")
                 lines.append([f"{indent}{label}:", _probe(p)])
+        if c.get("envFrom"):
+            lines += _env_from(c["envFrom"], indent)
         env = c.get("env") or []
         if env:
             lines.append([f"{indent}Environment:"])
-            lines.extend([f"{indent}  {e.get('name')}:", str(e.get("value", ""))] for e in env)
+            lines.extend(_env_var(e, f"{indent}  ") for e in env if isinstance(e, dict))
         else:
             lines.append([f"{indent}Environment:", "<none>"])
         mounts = c.get("volumeMounts") or []
         if mounts:
             lines.append([f"{indent}Mounts:"])
-            lines.extend([f"{indent}  {m.get('mountPath')} from {m.get('name')}"]
-                         for m in mounts)
+            # kubectl sorts them by mount path
+            lines.extend([f"{indent}  {m.get('mountPath')} from {m.get('name')} "
+                          f"({_mount_flags(m)})"]
+                         for m in sorted(mounts, key=lambda m: str(m.get("mountPath"))))
         else:
             lines.append([f"{indent}Mounts:", "<none>"])
     return lines
+
+
+def _optional(ref: Any) -> str:
+    return "true" if isinstance(ref, dict) and ref.get("optional") is True else "false"
+
+
+def _env_var(e: Object, indent: str) -> list[str]:
+    """describeContainerEnvVars: a value, or where the value comes from."""
+    name = f"{indent}{e.get('name')}:"
+    source = e.get("valueFrom")
+    if not isinstance(source, dict):
+        return [name, str(e.get("value", ""))]
+    secret, cm = source.get("secretKeyRef"), source.get("configMapKeyRef")
+    if isinstance(secret, dict):
+        return [name, f"<set to the key '{secret.get('key', '')}' in secret "
+                f"'{secret.get('name', '')}'>", f"Optional: {_optional(secret)}"]
+    if isinstance(cm, dict):
+        return [name, f"<set to the key '{cm.get('key', '')}' of config map "
+                f"'{cm.get('name', '')}'>", f"Optional: {_optional(cm)}"]
+    field = source.get("fieldRef")
+    if isinstance(field, dict):
+        return [name, f" ({field.get('apiVersion', 'v1')}:{field.get('fieldPath', '')})"]
+    return [name, ""]
+
+
+def _env_from(sources: Any, indent: str) -> Lines:
+    """describeContainerEnvFrom."""
+    lines: Lines = [[f"{indent}Environment Variables from:"]]
+    for src in sources if isinstance(sources, list) else []:
+        if not isinstance(src, dict):
+            continue
+        ref, kind = (src.get("configMapRef"), "ConfigMap") if src.get("configMapRef") \
+            else (src.get("secretRef"), "Secret")
+        what = f"{kind} with prefix '{src['prefix']}'" if src.get("prefix") else kind
+        lines.append([f"{indent}  {dig(ref, 'name') or ''}", what,
+                      f"Optional: {_optional(ref)}"])
+    return lines
+
+
+def _mount_flags(m: Object) -> str:
+    flags = ["ro" if m.get("readOnly") else "rw"]
+    if m.get("subPath"):
+        flags.append(f'path="{m["subPath"]}"')
+    return ",".join(flags)
+
+
+def _volume(v: Object, indent: str) -> Lines:
+    """kubectl's print<Kind>VolumeSource for the kinds minikube8s mounts; the others by
+    name."""
+    i2 = f"{indent}    "
+    if isinstance(v.get("secret"), dict):
+        s = v["secret"]
+        return [[f"{i2}Type:", "Secret (a volume populated by a Secret)"],
+                [f"{i2}SecretName:", str(s.get("secretName", ""))],
+                [f"{i2}Optional:", _optional(s)]]
+    if isinstance(v.get("configMap"), dict):
+        c = v["configMap"]
+        return [[f"{i2}Type:", "ConfigMap (a volume populated by a ConfigMap)"],
+                [f"{i2}Name:", str(c.get("name", ""))], [f"{i2}Optional:", _optional(c)]]
+    if isinstance(v.get("emptyDir"), dict):
+        e = v["emptyDir"]
+        return [[f"{i2}Type:", "EmptyDir (a temporary directory that shares a pod's lifetime)"],
+                [f"{i2}Medium:", str(e.get("medium", ""))],
+                [f"{i2}SizeLimit:", str(e.get("sizeLimit") or "<unset>")]]
+    if isinstance(v.get("hostPath"), dict):
+        h = v["hostPath"]
+        return [[f"{i2}Type:", "HostPath (bare host directory volume)"],
+                [f"{i2}Path:", str(h.get("path", ""))],
+                [f"{i2}HostPathType:", str(h.get("type") or "<none>")]]
+    if isinstance(v.get("projected"), dict):
+        lines = [[f"{i2}Type:", "Projected (a volume that contains injected data from "
+                  "multiple sources)"]]
+        for src in v["projected"].get("sources") or []:
+            if isinstance(dig(src, "secret"), dict):
+                lines += [[f"{i2}SecretName:", str(src["secret"].get("name", ""))],
+                          [f"{i2}SecretOptionalName:", _go_bool_ptr(src["secret"])]]
+            elif isinstance(dig(src, "configMap"), dict):
+                lines += [[f"{i2}ConfigMapName:", str(src["configMap"].get("name", ""))],
+                          [f"{i2}ConfigMapOptional:", _go_bool_ptr(src["configMap"])]]
+        return lines
+    return [[f"{i2}Type:", next((k for k in v if k != "name"), "")]]
+
+
+def _go_bool_ptr(ref: Object) -> str:
+    """A *bool printed with %v: its address when set (kubectl prints that), <nil> when not."""
+    return "<nil>" if ref.get("optional") is None else _optional(ref)
 
 
 def _pod_spec_tail(spec: Object, indent: str = "") -> Lines:
@@ -200,9 +290,8 @@ def _pod_spec_tail(spec: Object, indent: str = "") -> Lines:
     if volumes:
         lines.append([f"{indent}Volumes:"])
         for v in volumes:
-            kind = next((k for k in v if k != "name"), "")
             lines.append([f"{indent}  {v.get('name')}:"])
-            lines.append([f"{indent}    Type:", kind])
+            lines += _volume(v, indent)
     else:
         lines.append([f"{indent}Volumes:", "<none>"])
     return lines

@@ -4,12 +4,13 @@ YAML and describe text, the same client-side errors."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.compat.kubectl import Kubectl
 
 from .conftest import Minikube8s
-from .test_get_vs_kubectl import assert_same
+from .test_get_vs_kubectl import _describe_parts, assert_same
 
 
 def test_create_configmap_like_kubectl(mk: Minikube8s, kubectl: Kubectl, ns: str,
@@ -81,3 +82,31 @@ def test_client_side_errors_like_kubectl(mk: Minikube8s, kubectl: Kubectl, ns: s
     mk("create", "configmap", "dup", "-n", ns, "--from-literal=a=1")
     err = mk.fail("create", "configmap", "dup", "-n", ns, "--from-literal=a=1").err
     assert err == 'Error from server (AlreadyExists): configmaps "dup" already exists\n'
+
+
+def test_describe_pod_with_references_like_kubectl(mk: Minikube8s, kubectl: Kubectl,
+                                                   ns: str) -> None:
+    """Env from secrets and configmaps, envFrom, their volumes and mount flags, as
+    kubectl's pod describer prints them."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "refs"}, "spec": {
+        "containers": [{"name": "c", "image": "busybox",
+                        "env": [{"name": "PLAIN", "value": "x"},
+                                {"name": "PW", "valueFrom": {"secretKeyRef": {
+                                    "name": "db", "key": "password"}}},
+                                {"name": "MODE", "valueFrom": {"configMapKeyRef": {
+                                    "name": "web", "key": "mode", "optional": True}}}],
+                        "envFrom": [{"configMapRef": {"name": "web"}},
+                                    {"prefix": "DB_", "secretRef": {"name": "db"}}],
+                        "volumeMounts": [{"name": "s", "mountPath": "/etc/s",
+                                          "readOnly": True},
+                                         {"name": "c", "mountPath": "/etc/c", "subPath": "x"},
+                                         {"name": "e", "mountPath": "/tmp/e"}]}],
+        "volumes": [{"name": "s", "secret": {"secretName": "db"}},
+                    {"name": "c", "configMap": {"name": "web", "optional": True}},
+                    {"name": "e", "emptyDir": {}}]}}
+    mk("create", "-n", ns, "-f", "-", input=json.dumps(pod))
+    mine = mk("describe", "pod", "refs", "-n", ns).out
+    theirs = kubectl("describe", "pod", "refs", "-n", ns).out
+    if mine != theirs:
+        assert _describe_parts(mine) == _describe_parts(theirs), \
+            f"minikube8s:\n{mine}\nkubectl:\n{theirs}"
