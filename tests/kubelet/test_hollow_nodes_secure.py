@@ -9,12 +9,16 @@ the Node authorizer and NodeRestriction. The tests check the 20 Ready nodes, an 
 Running on them, that one node's stored token cannot write another node's status (403) while
 it can write its own, a second start on the stored credentials without ``--token``, a token
 of another cluster or no token refused with one line, and joins that wait for an absent
-server (one warning) until SIGTERM.
+server (one warning) until SIGTERM. One more hollow node runs pods that use a secret and a
+config map: its kubelet reads them with its node token, which the Node authorizer allows for
+objects its pods reference only, and a pod whose secret is missing waits (FailedMount) until
+the secret is created.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import stat
 import subprocess
 import sys
@@ -35,6 +39,9 @@ from .test_process import ready_names, spawn, stop
 NODES = resource("nodes")
 PODS = resource("pods")
 RCS = resource("replicationcontrollers")
+SECRETS = resource("secrets")
+CONFIGMAPS = resource("configmaps")
+EVENTS = resource("events")
 COUNT = 20
 PREFIX = "sn-"
 
@@ -186,3 +193,74 @@ async def test_joins_wait_for_an_absent_server_and_stop_on_sigterm(tmp_path: Pat
     text = log.read_text()
     assert text.count("cannot join") == 1, text
     assert "Traceback" not in text
+
+
+async def test_a_joined_node_reads_what_its_pods_reference_and_waits_for_the_rest(
+        master: ApiServerProcess, tmp_path: Path) -> None:
+    data_dir, log = tmp_path / "hollow", tmp_path / "hollow.log"
+    name = "cfg-0"
+    proc = spawn("hollow-nodes", "--count", "1", "--server", master.secure_url,
+                 "--token", master.join_token, "--data-dir", str(data_dir),
+                 "--name-prefix", "cfg-", "--heartbeat-interval", "1",
+                 "--start-delay", "0.05-0.1", log=log)
+
+    def pod(pod_name: str, secret: str) -> dict[str, Any]:
+        # Bound by name: the earlier test's stopped nodes may still look Ready.
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod_name},
+                "spec": {"nodeName": name,
+                         "volumes": [{"name": "creds", "secret": {"secretName": secret}}],
+                         "containers": [{"name": "c", "image": "busybox",
+                                         "volumeMounts": [{"name": "creds",
+                                                           "mountPath": "/s"}],
+                                         "env": [{"name": "MODE", "valueFrom": {
+                                             "configMapKeyRef": {"name": "cfg",
+                                                                 "key": "mode"}}}]}]}}
+
+    def secret(secret_name: str) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret_name},
+                "data": {"pw": base64.b64encode(b"s3cret").decode()}}
+
+    try:
+        async with admin(master) as c:
+            async def ready() -> bool:
+                return name in ready_names(await c.list(NODES), "cfg-")
+
+            await eventually(ready, within=15, what=f"{name} Ready")
+            await c.create(SECRETS, secret("db"), namespace="default")
+            await c.create(SECRETS, secret("unrelated"), namespace="default")
+            await c.create(CONFIGMAPS, {"apiVersion": "v1", "kind": "ConfigMap",
+                                        "metadata": {"name": "cfg"},
+                                        "data": {"mode": "fast"}}, namespace="default")
+            await c.create(PODS, pod("uses", "db"), namespace="default")
+            await c.create(PODS, pod("waits", "late"), namespace="default")
+
+            async def phase(pod_name: str) -> str:
+                got = await c.get(PODS, pod_name, namespace="default")
+                return str((got.get("status") or {}).get("phase") or "")
+
+            async def running(pod_name: str) -> bool:
+                return await phase(pod_name) == "Running"
+
+            await eventually(lambda: running("uses"), within=15, what="pod uses Running")
+
+            async def failed_mount() -> list[str]:
+                items = (await c.list(EVENTS, namespace="default",
+                                      field_selector="involvedObject.name=waits"))["items"]
+                return [e["message"] for e in items if e["reason"] == "FailedMount"]
+
+            messages = await eventually(failed_mount, within=15, what="FailedMount")
+            assert messages[0] == \
+                'MountVolume.SetUp failed for volume "creds" : secret "late" not found'
+            assert await phase("waits") == "Pending"
+            await c.create(SECRETS, secret("late"), namespace="default")
+            await eventually(lambda: running("waits"), within=15, what="pod waits Running")
+
+        # The node's own token reads what its pods reference, and nothing else.
+        async with as_node(data_dir, name, master.secure_url) as node:
+            assert (await node.get(SECRETS, "db", namespace="default"))["data"]["pw"]
+            assert (await node.get(CONFIGMAPS, "cfg", namespace="default"))["data"]
+            with pytest.raises(errors.Forbidden):
+                await node.get(SECRETS, "unrelated", namespace="default")
+    finally:
+        code = stop(proc, log)
+    assert code == 0, log.read_text()[-3000:]
