@@ -374,6 +374,13 @@ async def serve(request: web.Request, target: Target) -> web.StreamResponse:
             pump_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pump_task
+        elif not pump_task.cancelled():
+            # The pump ended (a client gone mid-send, at shutdown) while this handler was
+            # being cancelled: retrieve its exception, or asyncio logs "Task exception was
+            # never retrieved" with a traceback when the task is collected.
+            exc = pump_task.exception()
+            if exc is not None and not isinstance(exc, ConnectionError):
+                log.warning("watch of %s ended", target.resource.name, exc_info=exc)
     with contextlib.suppress(ConnectionError, RuntimeError):
         await resp.write_eof()
     return resp
