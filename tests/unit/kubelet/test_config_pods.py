@@ -2,8 +2,8 @@
 FakeClock: waiting for a missing object (FailedMount, CreateContainerConfigError) and starting
 once it exists, and volumes refreshed every sync period.
 
-The API is faked (``Api``: pods/status patches applied to the cache the syncer reads, as the
-watch would, and GETs of secrets and configmaps); the real thing is
+The API is faked (``Api``: test_pod_workers' FakeClient, whose pods/status patches land in the
+cache the syncer reads, as the watch would, and GETs of secrets and configmaps); the real thing is
 tests/docker/test_config_objects.py.
 """
 
@@ -26,14 +26,17 @@ from minikube8s.roles.kubelet.policy import CrashBackoff
 from minikube8s.roles.kubelet.status import StatusManager
 from minikube8s.tasks import Supervisor
 
-Object = dict[str, Any]
+from .test_pod_workers import FakeClient, Object
+
 SYNC = 20.0
 
 
-class Api:
+class Api(FakeClient):
+    """test_pod_workers' FakeClient (status patches applied to the cache) plus GETs of
+    secrets and configmaps from ``objects``."""
+
     def __init__(self, cache: Cache) -> None:
-        self.cache = cache
-        self.rv = 100
+        super().__init__(cache)
         self.objects: dict[tuple[str, str], Object] = {}
         self.gets = 0
 
@@ -47,22 +50,6 @@ class Api:
         if obj is None:
             raise NotFound(f'{res.name} "{name}" not found')
         return copy.deepcopy(obj)
-
-    async def patch_status(self, res: Any, name: str, body: Object, *, namespace: str = "",
-                           patch_type: str = "merge") -> Object:
-        key = f"{namespace}/{name}"
-        obj = copy.deepcopy(self.cache.get(key))
-        assert obj is not None
-        status = obj.setdefault("status", {})
-        for k, v in body["status"].items():
-            if v is None:
-                status.pop(k, None)
-            else:
-                status[k] = v
-        self.rv += 1
-        obj["metadata"]["resourceVersion"] = str(self.rv)
-        self.cache.put(key, obj)
-        return obj
 
 
 class Recorder:
