@@ -1,6 +1,7 @@
 """Validation of what a pod takes from ConfigMaps and Secrets: ``env[].valueFrom`` key
 selectors, ``envFrom``, and the ``secret``, ``configMap`` and ``projected`` volume sources with
-their ``items``.
+their ``items``; and the ``downwardAPI`` items of volumes and projected sources
+(``downward_api_items``: validateDownwardAPIVolumeFile).
 
 Mirrors validateEnvVarValueFrom, ValidateEnvFrom, validate{Secret,ConfigMap}VolumeSource,
 validateProjectionSources and validateKeyToPath in pkg/apis/core/validation: exactly one
@@ -15,10 +16,10 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from . import configdata, errors, names
+from . import configdata, errors, names, quantity
 from .errors import Cause
 
-__all__ = ["env_from", "value_from", "volume_source"]
+__all__ = ["downward_api_items", "env_from", "value_from", "volume_source"]
 
 _FILE_MODE = "must be a number between 0 and 0777 (octal), both inclusive"
 _VALUE_FROM_SOURCES = ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef",
@@ -148,6 +149,10 @@ def volume_source(volume: dict[str, Any], path: str) -> list[Cause]:
         if isinstance(src, dict):
             out.extend(_mode(src.get("defaultMode"), f"{path}.{kind}.defaultMode"))
             out.extend(_items(src.get("items"), f"{path}.{kind}.items"))
+    downward = volume.get("downwardAPI")
+    if isinstance(downward, dict):
+        out.extend(_mode(downward.get("defaultMode"), f"{path}.downwardAPI.defaultMode"))
+        out.extend(downward_api_items(downward.get("items"), f"{path}.downwardAPI"))
     projected = volume.get("projected")
     if isinstance(projected, dict):
         pp = f"{path}.projected"
@@ -168,4 +173,93 @@ def volume_source(volume: dict[str, Any], path: str) -> list[Cause]:
                     if not ref.get("name"):
                         out.append(errors.required(f"{sp}.{kind}.name", ""))
                     out.extend(_items(ref.get("items"), f"{sp}.{kind}.items"))
+            if isinstance(src.get("downwardAPI"), dict):
+                out.extend(downward_api_items(src["downwardAPI"].get("items"),
+                                              f"{sp}.downwardAPI"))
+    return out
+
+
+# ----------------------------------------------------------------------------- downward API
+
+_FIELD_PATHS = ["metadata.annotations", "metadata.labels", "metadata.name",
+                "metadata.namespace", "metadata.uid"]
+_RESOURCES = ["limits.cpu", "limits.ephemeral-storage", "limits.memory", "requests.cpu",
+              "requests.ephemeral-storage", "requests.memory"]
+_CPU_DIVISORS = {"1m", "1"}
+_BYTE_DIVISORS = {"1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi", "1Ti", "1Pi",
+                  "1Ei"}
+
+
+def _field_selector(ref: dict[str, Any], path: str) -> list[Cause]:
+    """validateObjectFieldSelector with the volume's field paths (an absent apiVersion is
+    v1, as defaulting would make it)."""
+    version = ref.get("apiVersion")
+    field_path = ref.get("fieldPath")
+    if not field_path:
+        return [errors.required(f"{path}.fieldPath", "")]
+    text = str(field_path)
+    if version not in (None, "", "v1"):
+        return [errors.invalid(f"{path}.fieldPath", text, "error converting fieldPath: "
+                               f'field label not supported: {text}')]
+    base, _, key = text[:-2].partition("['")
+    if text.endswith("']") and base and "['" in text:  # fieldpath.SplitMaybeSubscriptedPath
+        if base == "metadata.annotations":
+            key = key.lower()
+        elif base != "metadata.labels":
+            return [errors.invalid(path, base, "does not support subscript")]
+        return [errors.invalid(path, key, m) for m in names.is_qualified_name(key)]
+    if text not in _FIELD_PATHS:
+        return [errors.not_supported(f"{path}.fieldPath", text, _FIELD_PATHS)]
+    return []
+
+
+def _resource_selector(ref: dict[str, Any], path: str) -> list[Cause]:
+    """validateContainerResourceFieldSelector (volume: containerName is required) and
+    validateContainerResourceDivisor."""
+    out: list[Cause] = []
+    resource = str(ref.get("resource") or "")
+    if not ref.get("containerName"):
+        out.append(errors.required(f"{path}.containerName", ""))
+    elif not resource:
+        out.append(errors.required(f"{path}.resource", ""))
+    elif resource not in _RESOURCES and not resource.startswith(
+            ("limits.hugepages-", "requests.hugepages-")):
+        out.append(errors.not_supported(f"{path}.resource", resource, _RESOURCES))
+    divisor = ref.get("divisor")
+    if divisor is None or not quantity.is_quantity(divisor) or \
+            quantity.parse_quantity(divisor) == 0:
+        return out
+    text = quantity.canonical(divisor)
+    allowed = _CPU_DIVISORS if resource.endswith(".cpu") else _BYTE_DIVISORS
+    if resource.endswith((".cpu", ".memory", ".ephemeral-storage")) and text not in allowed:
+        what = resource.split(".", 1)[1]
+        values = "1m and 1" if what == "cpu" else \
+            "1, 1k, 1M, 1G, 1T, 1P, 1E, 1Ki, 1Mi, 1Gi, 1Ti, 1Pi, 1Ei"
+        out.append(errors.invalid(f"{path}.divisor", resource, f"only divisor's values "
+                                  f"{values} are supported with the {what} resource"))
+    return out
+
+
+def downward_api_items(items: Any, path: str) -> list[Cause]:
+    """validateDownwardAPIVolumeFile over a downwardAPI volume's (or projected source's)
+    ``items``. ``path`` is the volume source's, not the item's: Kubernetes names the
+    fields ``...downwardAPI.path`` without the item's index, and so does this."""
+    out: list[Cause] = []
+    for item in _list(items):
+        f = _dict(item)
+        if not f.get("path"):
+            out.append(errors.required(f"{path}.path", ""))
+        out.extend(_item_path(f.get("path"), f"{path}.path"))
+        field_ref, resource_ref = f.get("fieldRef"), f.get("resourceFieldRef")
+        if field_ref is not None:
+            out.extend(_field_selector(_dict(field_ref), f"{path}.fieldRef"))
+            if resource_ref is not None:
+                out.append(errors.invalid(path, "resource", "fieldRef and resourceFieldRef "
+                                          "can not be specified simultaneously"))
+        elif resource_ref is not None:
+            out.extend(_resource_selector(_dict(resource_ref), f"{path}.resourceFieldRef"))
+        else:
+            out.append(errors.required(path, "one of fieldRef and resourceFieldRef is "
+                                       "required"))
+        out.extend(_mode(f.get("mode"), f"{path}.mode"))
     return out

@@ -8,7 +8,8 @@ pod_workers.py (per-pod serialised syncs), registration.py and heartbeat.py (the
 Lease), hollow_nodes.py (``minikube8s hollow-nodes``: many hollow kubelets in one process),
 streams.py and server.py (logs and exec: the kubelet server on ``--kubelet-port``),
 configcache.py, configvolumes.py, configenv.py and atomic_writer.py (secrets and config maps:
-read by name, projected as volume files, resolved into env).
+read by name, projected as volume files, resolved into env), downwardapi.py, projected.py and
+podvolumes.py (downwardAPI and projected volumes; every file volume set up on each sync).
 """
 
 from __future__ import annotations

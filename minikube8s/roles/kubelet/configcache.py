@@ -181,8 +181,8 @@ def configmap_data(cm: Object) -> tuple[dict[str, str], dict[str, bytes]]:
 
 
 def references(pod: Object) -> set[Ref]:
-    """Every secret and configMap ``pod`` names (volumes, env, envFrom), for ``invalidate``
-    and for the Node authorizer's idea of what this node may read."""
+    """Every secret and configMap ``pod`` names (volumes, projected sources, env, envFrom),
+    for ``invalidate`` and for the Node authorizer's idea of what this node may read."""
     ns = str((pod.get("metadata") or {}).get("namespace") or "")
     spec = pod.get("spec") or {}
     out: set[Ref] = set()
@@ -191,6 +191,11 @@ def references(pod: Object) -> set[Ref]:
             out.add((Kind.SECRET, ns, str(v["secret"]["secretName"])))
         if isinstance(v.get("configMap"), dict) and v["configMap"].get("name"):
             out.add((Kind.CONFIGMAP, ns, str(v["configMap"]["name"])))
+        for source in (v.get("projected") or {}).get("sources") or []:
+            if (source.get("secret") or {}).get("name"):
+                out.add((Kind.SECRET, ns, str(source["secret"]["name"])))
+            if (source.get("configMap") or {}).get("name"):
+                out.add((Kind.CONFIGMAP, ns, str(source["configMap"]["name"])))
     for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
         for e in c.get("env") or []:
             source = e.get("valueFrom") or {}

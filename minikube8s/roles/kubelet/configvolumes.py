@@ -1,4 +1,4 @@
-"""Secret and configMap volumes: which files each should hold, and keeping them so.
+"""Secret and configMap volumes: which files each should hold.
 
 Kubernetes' secret and configMap volume plugins, runtime-independent half. For a volume
 
@@ -11,26 +11,20 @@ with ``defaultMode`` (0644 when absent), or only the listed ``items`` at their `
 their own ``mode``. A missing object is an empty volume when ``optional`` is true and an error
 otherwise; so is a listed key the object lacks (``references non-existent secret key: pw``).
 
-``ConfigVolumes.sync(pod)`` does that for each such volume of a pod and hands the files to
-the runtime (``Runtime.project_volume``: the Docker runtime writes them with
-atomic_writer.py under ``<data-dir>/pods/<uid>/volumes/kubernetes.io~secret/<name>``; hollow
-forgets them). It runs on every sync of a live pod, before its sandbox: a volume that has
-never been set up keeps the pod's containers from starting (``ready`` False) and each failure
-is one ``FailedMount`` message in Kubernetes' words (``MountVolume.SetUp failed for volume
-"creds" : secret "db" not found``); a volume set up before keeps its files when a refresh
-fails (the secret deleted under a running pod), as Kubernetes does.
-Neighbours: pod_workers.py calls ``sync`` and ``forget`` and emits the events.
+A projected volume's secret and configMap sources are such volumes too (projected.py).
+podvolumes.py sets them up on every pod sync and hands the files to the runtime, which writes
+them under ``<data-dir>/pods/<uid>/volumes/kubernetes.io~secret/<name>``; ``failed_mount``
+words its FailedMount events (``MountVolume.SetUp failed for volume "creds" : secret "db"
+not found``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .atomic_writer import FileProjection, PayloadError
+from .atomic_writer import FileProjection
 from .configcache import ConfigError, ConfigGetter, Kind, configmap_data, secret_data
-from .runtime import RuntimeFailure
 
 Object = dict[str, Any]
 DEFAULT_MODE = 0o644
@@ -122,49 +116,3 @@ async def payload(vol: ConfigVolume, namespace: str,
 def failed_mount(volume: str, message: str) -> str:
     """The FailedMount event message, in Kubernetes' words."""
     return f'MountVolume.SetUp failed for volume "{volume}" : {message}'
-
-
-ProjectFunc = Callable[..., Awaitable[None]]
-"""``Runtime.project_volume(pod, volume, plugin=..., files=...)``."""
-
-
-@dataclass(slots=True)
-class MountResult:
-    ready: bool = True
-    """Every volume has been set up (now or before): containers may start."""
-    errors: list[str] = field(default_factory=list)
-    """FailedMount messages of this sync."""
-    volumes: int = 0
-
-
-class ConfigVolumes:
-    """Sets up and refreshes the secret and configMap volumes of one node's pods."""
-
-    def __init__(self, getter: ConfigGetter, project: ProjectFunc) -> None:
-        self.getter = getter
-        self.project = project
-        self._set_up: dict[str, set[str]] = {}
-        """uid -> names of the volumes written at least once."""
-
-    async def sync(self, pod: Object) -> MountResult:
-        md = pod.get("metadata") or {}
-        uid = str(md.get("uid") or "")
-        namespace = str(md.get("namespace") or "")
-        vols = config_volumes(pod)
-        result = MountResult(volumes=len(vols))
-        done = self._set_up.setdefault(uid, set()) if vols else set()
-        for vol in vols:
-            try:
-                files = await payload(vol, namespace, self.getter)
-                await self.project(pod, vol.name, plugin=vol.plugin, files=files)
-            except (ConfigError, PayloadError, RuntimeFailure, OSError) as e:
-                result.errors.append(failed_mount(vol.name, str(e)))
-                if vol.name not in done:
-                    result.ready = False
-                continue
-            done.add(vol.name)
-        return result
-
-    def forget(self, uid: str) -> None:
-        self._set_up.pop(uid, None)
-

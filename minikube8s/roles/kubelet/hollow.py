@@ -283,8 +283,9 @@ class HollowRuntime:
 
     async def project_volume(self, pod: Object, volume: str, *, plugin: str,
                              files: Mapping[str, FileProjection]) -> None:
-        """Secret and configMap volumes: the core has read the objects (so a missing one
-        still keeps the pod waiting, as on a real node); a hollow pod has no files."""
+        """Secret, configMap, downwardAPI and projected volumes: the core has built the
+        files (so a missing object still keeps the pod waiting, as on a real node); a hollow
+        pod has no files."""
 
     async def remove_pod(self, pod_uid: str) -> None:
         p = self._pods.pop(pod_uid, None)

@@ -117,7 +117,8 @@ class Kubelet:
             host_ip=lambda: self.facts.ip, pod_cidr=self._current_pod_cidr,
             recorder=self.recorder, normal_events=options.normal_events,
             orphan_grace=options.orphan_grace, wall=wall,
-            sync_frequency=options.sync_frequency)
+            sync_frequency=options.sync_frequency,
+            allocatable=lambda: {"cpu": self.facts.cpu, "memory": self.facts.memory})
         self.workers = PodWorkers(self.syncer.sync, supervisor=supervisor, clock=clock,
                                   name=f"kubelet {self.name}")
         self.registered = asyncio.Event()

@@ -16,17 +16,19 @@ callback (a container started or died) and those timers: nothing polls.
 - deletionTimestamp set -> kill with deletionGracePeriodSeconds, post the final status, then
   the final DELETE with gracePeriodSeconds=0 and a uid precondition;
 - phase Succeeded/Failed -> make sure nothing runs, never restart;
-- otherwise -> secret and configMap volumes (configvolumes.py: written, or refreshed, on every
-  sync; one never set up keeps the containers from starting, with a FailedMount event), then
+- otherwise -> secret, configMap, downwardAPI and projected volumes (podvolumes.py: written,
+  or refreshed, on every sync, so a label change reaches a downwardAPI file on the sync that
+  update causes; one never set up keeps the containers from starting, with a FailedMount
+  event), then
   the sandbox, then policy.decide per container (start, attempt n, or back off; a start first
   resolves the env read from secrets and config maps, configenv.py), then
   status.compute_pod_status -> StatusManager.
 
-A pod with such volumes is synced again every ``sync_frequency`` seconds (Kubernetes'
---sync-frequency) so that their files follow updates of the objects; the objects are read
-through one ConfigCache per node whose TTL is half that period. A missing object or key is
-retried sooner, from 0.5 s doubling to 10 s, reading the objects afresh, and not through
-CrashBackoff: nothing crashed, the pod waits for the API.
+A pod with secret, configMap or projected volumes is synced again every ``sync_frequency``
+seconds (Kubernetes' --sync-frequency) so that their files follow updates of the objects; the
+objects are read through one ConfigCache per node whose TTL is half that period. A missing
+object or key is retried sooner, from 0.5 s doubling to 10 s, reading the objects afresh, and
+not through CrashBackoff: nothing crashed, the pod waits for the API.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ from ...client.rest import Client
 from ...tasks import Supervisor
 from .configcache import ConfigCache, ConfigError, references
 from .configenv import resolve_env
-from .configvolumes import ConfigVolumes
+from .downwardapi import Allocatable
+from .podvolumes import PodVolumes
 from .policy import Action, CrashBackoff, backoff_key, decide
 from .runtime import ContainerState, Runtime, StartError
 from .status import TERMINAL_PHASES, StatusManager, compute_pod_status
@@ -158,7 +161,8 @@ class PodSyncer:
                  host_ip: Callable[[], str], pod_cidr: Callable[[], Awaitable[str]],
                  recorder: EventRecorder | None = None, normal_events: bool = True,
                  orphan_grace: float = 2.0, wall: Callable[[], float] = time.time,
-                 sync_frequency: float = 60.0, config: ConfigCache | None = None) -> None:
+                 sync_frequency: float = 60.0, config: ConfigCache | None = None,
+                 allocatable: Callable[[], Allocatable] = dict) -> None:
         self.client = client
         self.runtime = runtime
         self.pods = pods
@@ -184,7 +188,8 @@ class PodSyncer:
         """Set once the runtime is up; syncs wait for it."""
         self.sync_frequency = sync_frequency
         self.config = config or ConfigCache(client, clock=clock, ttl=sync_frequency / 2)
-        self.volumes = ConfigVolumes(self.config, runtime.project_volume)
+        self.volumes = PodVolumes(self.config, runtime.project_volume, allocatable=allocatable)
+        """``allocatable``: the node's, for downwardAPI limits a container leaves unset."""
         self._config_failures: dict[str, int] = {}
 
     # -- what the kubelet's handlers call (no awaits) ----------------------------------------
@@ -269,7 +274,7 @@ class PodSyncer:
         config_failed = bool(mount.errors)
         rs = await self.runtime.pod_status(pod)
         waiting: dict[str, tuple[str, str]] = {}
-        delays: list[float] = [self.sync_frequency] if mount.volumes else []
+        delays: list[float] = [self.sync_frequency] if mount.refreshed else []
         if not mount.ready:
             # Kubernetes mounts before it makes the sandbox: the pod stays Pending, its
             # containers ContainerCreating, until the object appears.
@@ -277,7 +282,7 @@ class PodSyncer:
                 pod, rs, host_ip=self.host_ip(), now=self.wall(),
                 readiness=self.readiness(pod) if self.readiness else None))
             self.config.invalidate(references(pod))  # the retry reads them afresh
-            return min(*delays, self._config_retry(uid))
+            return min([*delays, self._config_retry(uid)])
         if not rs.sandbox_ready:
             if any(c.state in (ContainerState.CREATED, ContainerState.RUNNING)
                    for c in rs.containers):

@@ -17,9 +17,10 @@ what the pod's phase and conditions are. A runtime only does containers, CRI-sty
   pod changes state by itself (started, exited, died). This is the PLEG of Kubernetes without
   the polling: hollow calls it from its timers, Docker from its event stream. The core never
   polls a runtime per pod;
-- ``project_volume`` makes a secret or configMap volume of a pod show a set of files (the
-  core reads the objects and builds the files: configvolumes.py; Docker writes them with
-  atomic_writer.py under the pod's directory and binds them read-only; hollow keeps nothing);
+- ``project_volume`` makes a secret, configMap, downwardAPI or projected volume of a pod
+  show a set of files (the core reads the objects and builds the files: podvolumes.py;
+  Docker writes them with atomic_writer.py under the pod's directory and binds them
+  read-only; hollow keeps nothing);
 - ``healthy()`` feeds the node's Ready condition; ``version()`` the node's
   ``containerRuntimeVersion`` (``hollow://0.1``, ``docker://24.0.7``).
 
@@ -175,7 +176,8 @@ class Runtime(Protocol):
     async def project_volume(self, pod: Object, volume: str, *, plugin: str,
                              files: Mapping[str, FileProjection]) -> None:
         """Make volume ``volume`` of ``pod`` show exactly ``files``, atomically for readers
-        (``plugin``: ``kubernetes.io~secret`` or ``kubernetes.io~configmap``). Called before
+        (``plugin``: ``kubernetes.io~secret``, ``~configmap``, ``~downward-api`` or
+        ``~projected``). Called before
         the pod's containers start, then on every sync of the pod; raises OSError or
         RuntimeFailure when it cannot."""
         ...

@@ -1,16 +1,17 @@
-"""Pod volumes on a Docker node: emptyDir, hostPath, secret and configMap bind mounts.
+"""Pod volumes on a Docker node: emptyDir, hostPath, and the file volumes as bind mounts.
 
 An emptyDir lives at ``<data-dir>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>`` (the
 kubelet's layout), made on the first container start that mounts it, shared by every
 container of the pod through its bind mount, and removed with the pod (``remove_pod_dir``).
-A hostPath is bound as it is (made first for type DirectoryOrCreate). A secret or configMap
-volume is ``volumes/kubernetes.io~secret/<name>`` (``kubernetes.io~configmap``), written by
-``project`` with atomic_writer.py (the kubelet core has read the object: configvolumes.py)
-before any container mounts it, and always bound read-only, as Kubernetes does; an update
-swaps its ``..data`` link, which running containers see through the bind. A ``subPath`` of
-one binds the file as it is then (Kubernetes: such mounts get no updates). Other volume
-types are a CreateContainerConfigError. Called by runtime.py's ``start_container`` and
-``project_volume``; nothing here talks to Docker.
+A hostPath is bound as it is (made first for type DirectoryOrCreate). A secret, configMap,
+downwardAPI or projected volume is ``volumes/kubernetes.io~secret/<name>``
+(``kubernetes.io~configmap``, ``kubernetes.io~downward-api``, ``kubernetes.io~projected``),
+written by ``project`` with atomic_writer.py (the kubelet core has built the files:
+podvolumes.py) before any container mounts it, and always bound read-only, as Kubernetes
+does; an update swaps its ``..data`` link, which running containers see through the bind. A
+``subPath`` of one binds the file as it is then (Kubernetes: such mounts get no updates).
+Other volume types are a CreateContainerConfigError. Called by runtime.py's
+``start_container`` and ``project_volume``; nothing here talks to Docker.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from ..atomic_writer import FileProjection, write_atomically
 from ..configvolumes import CONFIGMAP_PLUGIN, SECRET_PLUGIN
+from ..projected import DOWNWARD_API_PLUGIN, PROJECTED_PLUGIN
 from ..runtime import StartError
 
 Object = dict[str, Any]
@@ -32,7 +34,9 @@ def pod_dir(data_dir: Path, uid: str) -> Path:
     return data_dir / "pods" / uid
 
 
-PROJECTED = {"secret": SECRET_PLUGIN, "configMap": CONFIGMAP_PLUGIN}
+PROJECTED = {"secret": SECRET_PLUGIN, "configMap": CONFIGMAP_PLUGIN,
+             "downwardAPI": DOWNWARD_API_PLUGIN, "projected": PROJECTED_PLUGIN}
+"""Volume types whose files the kubelet writes, by the plugin directory they live in."""
 
 
 def projected_dir(data_dir: Path, uid: str, *, plugin: str, name: str) -> Path:
@@ -41,7 +45,7 @@ def projected_dir(data_dir: Path, uid: str, *, plugin: str, name: str) -> Path:
 
 def project(data_dir: Path, uid: str, *, plugin: str, name: str,
             files: Mapping[str, FileProjection]) -> bool:
-    """Write a secret or configMap volume (False: it already showed ``files``). The plugin
+    """Write a file volume (False: it already showed ``files``). The plugin
     directory is 0700: only the node reads secrets on the host; containers see the volume
     through their bind."""
     base = pod_dir(data_dir, uid) / "volumes" / plugin
@@ -87,7 +91,8 @@ def _source(vol: Object, *, data_dir: Path, uid: str) -> Path:
     kinds = [k for k in vol if k != "name"]
     raise StartError("CreateContainerConfigError",
                      f"volume {name}: type {', '.join(kinds) or '?'} is not supported on "
-                     "this node (emptyDir, hostPath, secret and configMap are)")
+                     "this node (emptyDir, hostPath, secret, configMap, downwardAPI and "
+                     "projected are)")
 
 
 def binds(pod: Object, container: Object, *, data_dir: Path) -> list[str]:
