@@ -1,4 +1,6 @@
-"""Secrets and config maps on a real Docker node: volume files, env, updates, a late secret.
+"""Secrets and config maps on a real Docker node: volume files, env, updates, a late secret;
+downwardAPI and projected volumes (labels in Kubernetes' format, a label change reaching the
+file, a secret and a config map key merged in one projected directory).
 
 One node for the module (tests/fixtures/docker.py's NodeNamespace) started with
 ``--sync-frequency 2``, so that updated objects reach running pods in seconds rather than the
@@ -165,3 +167,51 @@ def test_pods_wait_for_a_missing_secret_then_start(node: NodeNamespace) -> None:
     node.wait_for(lambda: "token=t0k3n" in logs(node, "late-env"), timeout=10,
                   what="the secret env in late-env")
     node.kubectl("delete", "pod", "late-vol", "late-env", "--grace-period=1", "--wait=false")
+
+
+def test_downward_api_and_projected_volumes(node: NodeNamespace) -> None:
+    node.kubectl("create", "secret", "generic", "pj", "--from-literal=pw=pr0j")
+    node.kubectl("create", "configmap", "pjc", "--from-literal=mode=calm")
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "dw", "labels": {"app": "dw", "v": "1"},
+                        "annotations": {"note": 'say "hi"'}},
+           "spec": {"terminationGracePeriodSeconds": 1, "volumes": [
+               {"name": "info", "downwardAPI": {"items": [
+                   {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+                   {"path": "annotations", "fieldRef": {"fieldPath": "metadata.annotations"}},
+                   {"path": "name", "fieldRef": {"fieldPath": "metadata.name"}},
+                   {"path": "cpu", "resourceFieldRef": {"containerName": "c",
+                                                        "resource": "limits.cpu",
+                                                        "divisor": "1m"}}]}},
+               {"name": "all", "projected": {"defaultMode": 0o440, "sources": [
+                   {"secret": {"name": "pj"}},
+                   {"configMap": {"name": "pjc", "items": [{"key": "mode",
+                                                            "path": "conf/mode"}]}},
+                   {"downwardAPI": {"items": [{"path": "ns", "fieldRef": {
+                       "fieldPath": "metadata.namespace"}}]}}]}}],
+               "containers": [{"name": "c", "image": "busybox",
+                               "command": ["sh", "-c", "exec sleep 3600"],
+                               "resources": {"limits": {"cpu": "250m"}},
+                               "volumeMounts": [{"name": "info", "mountPath": "/etc/info"},
+                                                {"name": "all", "mountPath": "/etc/all"}]}]}}
+    node.kubectl("create", "-f", "-", stdin=json.dumps(pod))
+    node.wait_for(lambda: "running" in state(node, "dw"), timeout=20, what="dw running")
+    cid = get_pod(node, "dw")["status"]["containerStatuses"][0]["containerID"]
+
+    def cat(path: str) -> str:
+        res = node.docker("exec", cid.removeprefix("docker://"), "cat", path, check=False)
+        return str(res.stdout)
+
+    assert cat("/etc/info/labels") == 'app="dw"\nv="1"'
+    assert cat("/etc/info/annotations") == 'note="say \\"hi\\""'
+    assert cat("/etc/info/name") == "dw" and cat("/etc/info/cpu") == "250"
+    assert cat("/etc/all/pw") == "pr0j" and cat("/etc/all/conf/mode") == "calm"
+    assert cat("/etc/all/ns") == "default"
+    uid = get_pod(node, "dw")["metadata"]["uid"]
+    vol = node.data_dir / "pods" / uid / "volumes" / "kubernetes.io~projected" / "all"
+    assert stat.S_IMODE((vol / "pw").stat().st_mode) == 0o440
+
+    node.kubectl("label", "pod", "dw", "v=2", "--overwrite")
+    node.wait_for(lambda: cat("/etc/info/labels") == 'app="dw"\nv="2"', timeout=5,
+                  what="the label change in the downwardAPI file")
+    node.kubectl("delete", "pod", "dw", "--grace-period=1", "--wait=false")

@@ -15,9 +15,10 @@ Allocatable). For the items of a ``downwardAPI`` volume, or of a projected volum
   ``metadata.annotations`` as FormatMap writes them: ``key="value"`` lines sorted by key,
   joined by newlines with none after the last, each value quoted as Go's strconv.Quote does
   (``go_quote``); ``metadata.labels['k']`` one value, unquoted ("" when absent);
-- ``limits.cpu|memory`` and ``requests.cpu|memory`` of the named container (app or init) as
-  an integer number of ``divisor`` (default 1), rounded up: ``ceil(milli(cpu) /
-  milli(divisor))`` for CPU, ``ceil(bytes / divisor)`` for memory, so 250m of CPU is ``1``
+- ``limits.cpu|memory|ephemeral-storage|hugepages-<size>`` and the same ``requests.`` of the
+  named container (app or init) as an integer number of ``divisor`` (default 1), rounded up:
+  ``ceil(milli(cpu) / milli(divisor))`` for CPU, ``ceil(bytes / divisor)`` for the byte
+  resources, so 250m of CPU is ``1``
   and 100Mi with divisor 1Gi is ``1``. An unset (or zero) limit is the node's allocatable
   (here its capacity: this kubelet reserves nothing), as MergeContainerResourceLimits does;
   an unset request is 0.
@@ -119,7 +120,7 @@ def _milli(q: Fraction) -> int:
 
 
 def resource_value(pod: Object, ref: Object, allocatable: Allocatable) -> str:
-    """ExtractResourceValueByContainerNameAndNodeAllocatable for cpu and memory."""
+    """ExtractResourceValueByContainerNameAndNodeAllocatable."""
     container = _container(pod, str(ref.get("containerName") or ""))
     resources = container.get("resources") or {}
     limits = dict(resources.get("limits") or {})
@@ -129,7 +130,8 @@ def resource_value(pod: Object, ref: Object, allocatable: Allocatable) -> str:
             limits[name] = allocatable[name]  # MergeContainerResourceLimits
     resource = str(ref.get("resource") or "")
     kind, _, name = resource.partition(".")
-    if kind not in ("limits", "requests") or name not in ("cpu", "memory"):
+    if kind not in ("limits", "requests") or not (
+            name in ("cpu", "memory", "ephemeral-storage") or name.startswith("hugepages-")):
         raise ConfigError(f"unsupported container resource : {resource}")
     value = _quantity((limits if kind == "limits" else requests).get(name))
     divisor = _quantity(ref.get("divisor"))

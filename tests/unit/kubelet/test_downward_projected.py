@@ -41,7 +41,7 @@ def a_pod(**spec: Any) -> Object:
                          "annotations": {"note": 'say "hi"\n\tbye', "a.io/x": "é☃"}},
             "spec": {"containers": [{"name": "c", "image": "busybox", "resources": {
                 "limits": {"cpu": "250m", "memory": "100Mi"},
-                "requests": {"cpu": "100m", "memory": "64Mi"}}},
+                "requests": {"cpu": "100m", "memory": "64Mi", "hugepages-2Mi": "4Mi"}}},
                 {"name": "bare", "image": "busybox"}],
                 "initContainers": [{"name": "init", "image": "busybox",
                                     "resources": {"requests": {"cpu": "1500m"}}}], **spec}}
@@ -101,6 +101,8 @@ def test_field_paths_and_subscripts() -> None:
     ("bare", "limits.memory", "1Gi", "8"),
     ("bare", "requests.cpu", None, "0"),     # unset requests: 0
     ("init", "requests.cpu", None, "2"),     # init containers too
+    ("c", "limits.ephemeral-storage", None, "0"),  # unset, and none on the node
+    ("c", "requests.hugepages-2Mi", "1Mi", "4"),
 ])
 def test_resource_values_round_up_to_whole_divisors(container: str, resource: str,
                                                     divisor: str | None, value: str) -> None:
