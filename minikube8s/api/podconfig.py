@@ -121,7 +121,8 @@ def _item_path(target: Any, path: str) -> list[Cause]:
         out.append(errors.invalid(path, text, "must be a relative path"))
     if ".." in text.replace("\\", "/").split("/"):
         out.append(errors.invalid(path, text, "must not contain '..'"))
-    if text.startswith(".."):
+    # As Kubernetes: not reported again when the '..' element check above already caught it.
+    if text.startswith("..") and not text.startswith("../"):
         out.append(errors.invalid(path, text, "must not start with '..'"))
     return out
 

@@ -89,3 +89,15 @@ def test_projected_downward_api_items_are_checked_at_the_source() -> None:
                   projected=True) == [
         ("spec.volumes[0].projected.sources[0].downwardAPI.path",
          'Invalid value: "/abs": must be a relative path')]
+
+
+def test_dotdot_paths_are_reported_once_as_kubernetes_does() -> None:
+    """validateLocalNonReservedPath: '../x' is caught by the '..' element check only; '..x'
+    by the prefix check only; 'a/../b' by the element check."""
+    def messages(path: str) -> list[str]:
+        return [m for _, m in causes([{"path": path,
+                                       "fieldRef": {"fieldPath": "metadata.name"}}])]
+
+    assert messages("../x") == ["Invalid value: \"../x\": must not contain '..'"]
+    assert messages("..x") == ["Invalid value: \"..x\": must not start with '..'"]
+    assert messages("a/../b") == ["Invalid value: \"a/../b\": must not contain '..'"]
