@@ -18,7 +18,11 @@ kubelet: the node's InternalIP (ExternalIP if none) and
   the kubelet's Status (aiohttp drops the body of a failed handshake), and that Status is the
   answer. SPDY (kubectl 1.27-1.29's exec) is not spoken: a request that is not a WebSocket
   upgrade gets 400 saying so, after the checks above, so a kubectl falling back from a failed
-  WebSocket attempt still shows the real reason.
+  WebSocket attempt still shows the real reason;
+- portforward: kubectl's SPDY session (a SPDY/3.1 upgrade, or SPDY tunnelled in a WebSocket)
+  is ended here by portforward.py; each forwarded connection is a WebSocket to the kubelet's
+  ``/portForward/NS/POD?port=N``. Before the upgrade, the kubelet is asked the same without
+  one, so an unknown pod or a runtime that cannot forward is a plain error to kubectl.
 
 Errors from the kubelet keep their code and message; an unreachable kubelet is 503 naming the
 node. The kubelet is reached over HTTPS, verified with the cluster CA for the address dialled,
@@ -44,6 +48,7 @@ from aiohttp import web
 
 from ...api import errors
 from ...api.resources import by_kind
+from . import portforward
 from .keys import REGISTRY
 from .params import Target
 
@@ -309,3 +314,31 @@ async def _relay(client: web.WebSocketResponse,
         for t in (up, down):
             t.cancel()
         await asyncio.gather(up, down, return_exceptions=True)
+
+
+# -- portforward ------------------------------------------------------------------------------
+
+
+async def port_forward(request: web.Request, target: Target) -> web.StreamResponse:
+    pod = await _target_pod(request, target)
+    node, base = await _kubelet_base(request, pod)
+    url = "/".join((f"{base}/portForward", quote(target.namespace, safe=""),
+                    quote(target.name, safe="")))
+    if not (portforward.wants_spdy(request) or portforward.wants_tunnel(request)):
+        raise errors.BadRequest(portforward.UPGRADE_NEEDED)
+    async with _session(request, base) as http:
+        await _plain_check(http, node, base, url, [("port", "1")])
+
+        async def dial(port: int) -> aiohttp.ClientWebSocketResponse:
+            try:
+                return await http.ws_connect(url, params={"port": str(port)},
+                                             autoping=True, max_msg_size=0)
+            except aiohttp.WSServerHandshakeError as e:
+                raise portforward.ForwardError(
+                    f"the kubelet of node {node} refused to forward port {port}: "
+                    f"{e.status} {e.message}") from e
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
+                raise portforward.ForwardError(_unreachable(node, base, e).message) from e
+
+        return await portforward.serve(request, dial=dial,
+                                       name=f"{target.namespace}/{target.name}")

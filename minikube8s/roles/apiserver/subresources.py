@@ -1,11 +1,11 @@
 """Subresources: pods/binding, */status, namespaces/finalize, replicationcontrollers/scale,
-pods/eviction, pods/log and pods/exec.
+pods/eviction, pods/log, pods/exec and pods/portforward.
 
 app.py routes ``.../NAME/SUB`` here. Status and finalize are the ordinary update pipeline with
 ``WriteOptions.subresource`` set (registry.py keeps everything but status, or spec.finalizers).
 Binding is how the scheduler assigns a pod: it sets spec.nodeName once, and a second binding
 is a 409 as in Kubernetes. Scale is the autoscaling/v1 view of an RC that ``kubectl scale``
-patches. Log and exec are proxied to the pod's kubelet by proxy.py.
+patches. Log, exec and portforward are proxied to the pod's kubelet by proxy.py.
 """
 
 from __future__ import annotations
@@ -254,5 +254,9 @@ async def handle(request: web.Request, target: Target) -> web.StreamResponse:
         if m not in ("GET", "POST"):
             raise handlers._not_allowed(m)
         return await proxy.exec_(request, target)
+    if sub == "portforward" and target.resource.name == "pods":
+        if m not in ("GET", "POST"):
+            raise handlers._not_allowed(m)
+        return await proxy.port_forward(request, target)
     raise errors.NotFound("the server could not find the requested resource")
 

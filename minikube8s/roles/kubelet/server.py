@@ -13,6 +13,12 @@ its InternalIP and ``status.daemonEndpoints.kubeletEndpoint.Port`` and come here
   (``{"Width":..,"Height":..}``). v5 adds the close signal: a frame ``\\xff`` + channel, sent
   by the client when it has no more stdin. The server closes the WebSocket (1000) after the
   status frame; client-go reads every stream to that close;
+- ``GET /portForward/{namespace}/{pod}?port=N``: a WebSocket per forwarded connection (the
+  API server's pods/portforward, roles/apiserver/portforward.py, opens one for each of
+  kubectl's). The kubelet dials the port (the runtime's ``PortForwarding``); binary frames
+  are the bytes both ways, the text frame ``EOF`` from the API server half-closes the
+  connection to the pod, and the kubelet closes the WebSocket when the pod's side has ended.
+  A failed dial is one text frame, the error kubectl shows, then the close;
 - ``GET /healthz``.
 
 Errors before a stream starts are Status bodies with the code the API server passes on (400 no
@@ -44,7 +50,7 @@ import aiohttp
 from aiohttp import web
 
 from ...auth import pki
-from .streams import ExecProcess, StreamError, StreamingRuntime
+from .streams import ExecProcess, PortForwarding, StreamError, StreamingRuntime
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +127,7 @@ class KubeletServer:
         self.app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         self.app.router.add_route("GET", "/exec/{namespace}/{pod}/{container}", self._exec)
         self.app.router.add_route("POST", "/exec/{namespace}/{pod}/{container}", self._exec)
+        self.app.router.add_get("/portForward/{namespace}/{pod}", self._port_forward)
 
     async def start(self) -> int:
         """Bind and serve; returns the port (the bound one when 0 was asked). OSError when
@@ -166,12 +173,15 @@ class KubeletServer:
         if self.streams is None:
             raise StreamError("this node's container runtime cannot stream logs or exec",
                               code=501)
+        return self.streams, self._pod(request), request.match_info["container"]
+
+    def _pod(self, request: web.Request) -> Object:
         ns, name = request.match_info["namespace"], request.match_info["pod"]
         pod = self.pods(ns, name)
         if pod is None:
             raise StreamError(f'pod "{name}" not found in namespace "{ns}" on node '
                               f"{self.node_name}", code=404)
-        return self.streams, pod, request.match_info["container"]
+        return pod
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -233,6 +243,39 @@ class KubeletServer:
                               stdout=want["stdout"], stderr=want["stderr"])
         finally:
             await proc.close()
+        return ws
+
+
+    # -- port-forward ----------------------------------------------------------------------------
+
+    async def _port_forward(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        try:
+            if not isinstance(self.streams, PortForwarding):
+                raise StreamError("this node's container runtime cannot forward ports",
+                                  code=501)
+            forwarder, pod = self.streams, self._pod(request)
+            port = query_int(request, "port")
+            if port is None or not 0 < port < 65536:
+                raise StreamError(f"invalid port {request.query.get('port', '')!r}: "
+                                  "must be between 1 and 65535")
+            if not ws.can_prepare(request).ok:
+                raise StreamError("port-forward needs a WebSocket")
+        except StreamError as e:
+            return error_response(e.code, e.message)
+        await ws.prepare(request)
+        try:
+            reader, writer = await forwarder.port_forward(pod, port)
+        except StreamError as e:
+            await ws.send_str(e.message)
+            await ws.close()
+            return ws
+        try:
+            await _splice(ws, reader, writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
         return ws
 
 
@@ -330,3 +373,42 @@ async def _relay_exec(ws: web.WebSocketResponse, proc: ExecProcess, command: lis
         for t in (out_task, in_task):
             t.cancel()
         await asyncio.gather(out_task, in_task, return_exceptions=True)
+
+
+EOF_MESSAGE = "EOF"
+"""The text frame that half-closes a forwarded connection (the client has no more to send)."""
+
+
+async def _splice(ws: web.WebSocketResponse, reader: asyncio.StreamReader,
+                  writer: asyncio.StreamWriter) -> None:
+    """Bytes between the WebSocket and the pod's port until the pod's side ends (then the
+    WebSocket closes normally) or the WebSocket does."""
+
+    async def to_pod() -> None:
+        async for msg in ws:
+            if msg.type == aiohttp.WSMsgType.BINARY:
+                writer.write(msg.data)
+                await writer.drain()
+            elif msg.type == aiohttp.WSMsgType.TEXT and msg.data == EOF_MESSAGE:
+                if writer.can_write_eof():
+                    writer.write_eof()
+
+    async def from_pod() -> None:
+        while chunk := await reader.read(65536):
+            await ws.send_bytes(chunk)
+
+    up = asyncio.create_task(to_pod(), name="kubelet port-forward to pod")
+    down = asyncio.create_task(from_pod(), name="kubelet port-forward from pod")
+    try:
+        done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+        if down in done and not ws.closed:
+            # As in _relay_exec: stop reading before close(), or the close handshake is cut.
+            up.cancel()
+            await asyncio.gather(up, return_exceptions=True)
+            await ws.close()
+    except (ConnectionError, OSError) as e:
+        log.info("port-forward ended: %s", e)
+    finally:
+        for t in (up, down):
+            t.cancel()
+        await asyncio.gather(up, down, return_exceptions=True)

@@ -105,6 +105,26 @@ class StreamingRuntime(Protocol):
                    stdin: bool = False, tty: bool = False) -> ExecProcess: ...
 
 
+@runtime_checkable
+class PortForwarding(Protocol):
+    """The third, optional side of a streaming runtime: a TCP connection to a port of a pod,
+    from the node (the kubelet server's ``/portForward``). A runtime without it (hollow: its
+    pods have no network to dial) makes the kubelet answer 501."""
+
+    async def port_forward(self, pod: Object,
+                           port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connected to ``port`` of the pod, or StreamError with the kubelet's words
+        (``error forwarding port N to pod ID, uid : WHY``)."""
+        ...
+
+
+def forward_error(pod: Object, port: int, why: object) -> StreamError:
+    """The error the kubelet writes on kubectl's error stream (its httpstream handler's words;
+    Kubernetes names the sandbox and leaves the uid empty, the pod's uid stands for both)."""
+    uid = str((pod.get("metadata") or {}).get("uid") or _pod_names(pod)[1])
+    return StreamError(f"error forwarding port {port} to pod {uid}, uid : {why}", code=500)
+
+
 def streams_for(runtime: Runtime) -> StreamingRuntime | None:
     """The streaming side of ``runtime``, or None if it has none."""
     if isinstance(runtime, StreamingRuntime):

@@ -14,7 +14,8 @@ client:
 - exec: ``POST /containers/{id}/exec`` then ``/exec/{id}/start`` attached (aiodocker's
   Stream: a hijacked connection, demultiplexed into stdout and stderr), stdin written to it
   and ended by a half-close (write EOF) of that connection, resize through
-  ``/exec/{id}/resize``, the exit code from ``/exec/{id}/json`` once the output has ended.
+  ``/exec/{id}/resize``, the exit code from ``/exec/{id}/json`` once the output has ended;
+- port-forward: a TCP connection to the pod's IP on the node's bridge (not through Docker).
 
 Docker failures become StreamError 500 (404 when the container vanished) with Docker's words.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import struct
 import time
 from collections.abc import AsyncIterator
@@ -35,7 +37,7 @@ from aiodocker.execs import Exec
 from aiodocker.stream import Stream
 
 from ..runtime import ContainerState
-from ..streams import ExecProcess, Pipe, StreamError, pick_instance, running_instance
+from ..streams import ExecProcess, Pipe, StreamError, forward_error, pick_instance, running_instance
 from .runtime import DockerRuntime
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ Object = dict[str, Any]
 HEADER = struct.Struct(">BxxxL")
 EXIT_CODE_WAIT = 5.0
 """How long inspect may still say Running after the output ended (Docker reaps async)."""
+DIAL_TIMEOUT = 5.0
+"""port-forward's connect to the pod (a pod IP on the node's own bridge answers at once)."""
 
 
 def _docker_error(e: Exception) -> StreamError:
@@ -211,3 +215,25 @@ class DockerStreams:
         except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
             raise _docker_error(e) from e
         return DockerExec(ex, stream, tty=tty, name=f"docker exec {cid[:12]}")
+
+    async def port_forward(self, pod: Object,
+                           port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to the pod's IP on the node's bridge (the kubelet shares the
+        node's network namespace); a hostNetwork pod's ports are the node's own, on its
+        loopback. A port bound to the container's loopback only is out of reach: Kubernetes
+        dials from inside the pod's network namespace, this does not."""
+        status = await self.runtime.pod_status(pod)
+        if not status.sandbox_ready:
+            raise forward_error(pod, port, "the pod's sandbox is not running")
+        host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
+        ip = "127.0.0.1" if host_network else status.ip
+        if not ip:
+            raise forward_error(pod, port, "the pod has no IP address")
+        try:
+            return await asyncio.wait_for(asyncio.open_connection(ip, port), DIAL_TIMEOUT)
+        except TimeoutError:
+            raise forward_error(pod, port, f"dial tcp {ip}:{port}: i/o timeout") from None
+        except OSError as e:
+            # asyncio words a refusal "Connect call failed (...)": say it as Go's dialer does.
+            why = (os.strerror(e.errno) if e.errno else str(e)).lower()
+            raise forward_error(pod, port, f"dial tcp {ip}:{port}: connect: {why}") from None
