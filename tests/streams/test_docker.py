@@ -193,3 +193,21 @@ def test_logs_errors_in_kubelet_words(kubectl: Kubectl, ticker: str,
     res = wait_for(lambda: (r := kubectl("logs", "noimage", check=False)).code == 1
                    and "ErrImageNeverPull" in r.err and r, within=10, what="logs refused")
     assert 'container "c" in pod "noimage" is waiting to start: ErrImageNeverPull' in res.err
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.29"])
+def test_exec_over_spdy(version: str, ticker: str, docker_node: NodeNamespace,  # noqa: F811
+                        tmp_path: Path) -> None:
+    """kubectl before 1.30 speaks SPDY/3.1 for exec: same answers as the WebSocket."""
+    k = kubectl_for(version, docker_node.url, tmp_path)
+    shutil.copy(docker_node.kubeconfig, k.home / "config")
+    assert k("exec", ticker, "--", "cat", "/etc/hostname").out == f"{ticker}\n"
+    res = k("exec", ticker, "--", "sh", "-c", "echo out; echo err >&2; exit 7", check=False)
+    assert res.code == 7, res
+    assert res.out == "out\n" and "err" in res.err
+    assert "command terminated with exit code 7" in res.err
+    assert k("exec", "-i", ticker, "--", "tr", "a-z", "A-Z", input="shout\n").out == "SHOUT\n"
+    res = k("exec", "-i", ticker, "--", "wc", "-c", input="x" * 300_000)
+    assert res.out.strip() == "300000"
+    big = k("exec", ticker, "--", "sh", "-c", "yes 0123456789 | head -n 30000").out
+    assert big == "0123456789\n" * 30000

@@ -118,9 +118,18 @@ async def serve(request: web.Request, *, dial: Dial, name: str) -> web.StreamRes
         return ws
     if not wants_spdy(request):
         raise errors.BadRequest(UPGRADE_NEEDED)
+    resp, write = await upgrade_spdy(request, reader, PROTOCOL)
+    await Session(reader, write, dial=dial, name=name).run()
+    return resp
+
+
+async def upgrade_spdy(request: web.Request, reader: asyncio.StreamReader, protocol: str,
+                       ) -> tuple[web.StreamResponse, Callable[[bytes], Awaitable[None]]]:
+    """Answer ``101 Switching Protocols`` to SPDY/3.1 with ``protocol`` as the stream protocol
+    (exec's spdyexec.py uses it too); the connection's bytes go to ``reader`` from now on.
+    Returns the response (the handler's answer once the session is over) and its write."""
     resp = web.StreamResponse(status=101, headers={
-        "Connection": "Upgrade", "Upgrade": SPDY_UPGRADE,
-        "X-Stream-Protocol-Version": PROTOCOL})
+        "Connection": "Upgrade", "Upgrade": SPDY_UPGRADE, "X-Stream-Protocol-Version": protocol})
     resp.force_close()
     # aiohttp switches protocols for WebSocket upgrades only: take the connection's bytes
     # before the 101 goes out (kubectl sends its first frame as soon as it reads it).
@@ -128,8 +137,7 @@ async def serve(request: web.Request, *, dial: Dial, name: str) -> web.StreamRes
     if request.transport is not None:
         reader.set_transport(request.transport)  # pauses reading when kubectl outruns us
     await resp.prepare(request)
-    await Session(reader, resp.write, dial=dial, name=name).run()
-    return resp
+    return resp, resp.write
 
 
 # -- the session ------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ kubelet: the node's InternalIP (ExternalIP if none) and
   server to the client with the one the kubelet chose, and frames relayed both ways unchanged
   until either side closes. A refused upstream handshake is asked again as a plain GET to read
   the kubelet's Status (aiohttp drops the body of a failed handshake), and that Status is the
-  answer. SPDY (kubectl 1.27-1.29's exec) is not spoken: a request that is not a WebSocket
-  upgrade gets 400 saying so, after the checks above, so a kubectl falling back from a failed
-  WebSocket attempt still shows the real reason;
+  answer. kubectl 1.27-1.29's SPDY/3.1 upgrade (``v4.channel.k8s.io``) gets the same kubelet
+  WebSocket (v5), and spdyexec.py relays its SPDY streams to it. Any other request that is
+  not a WebSocket upgrade gets 400 saying so, after the checks above;
 - portforward: kubectl's SPDY session (a SPDY/3.1 upgrade, or SPDY tunnelled in a WebSocket)
   is ended here by portforward.py; each forwarded connection is a WebSocket to the kubelet's
   ``/portForward/NS/POD?port=N``. Before the upgrade, the kubelet is asked the same without
@@ -48,7 +48,7 @@ from aiohttp import web
 
 from ...api import errors
 from ...api.resources import by_kind
-from . import portforward
+from . import portforward, spdyexec
 from .keys import REGISTRY
 from .params import Target
 
@@ -238,9 +238,13 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
     client_ws = web.WebSocketResponse(protocols=PROTOCOLS)
     check = client_ws.can_prepare(request)
     offered = _offered(request)
+    spdy_exec = spdyexec.wants_spdy(request) and spdyexec.offers_v4(request)
     async with _session(request, base) as http:
-        if not check.ok or not offered:
-            # Not a WebSocket (SPDY, or plain): say so, unless the kubelet has a better reason.
+        if spdy_exec:
+            offered = [V5]
+        elif not check.ok or not offered:
+            # Not a WebSocket (or SPDY without v4): say so, unless the kubelet has a better
+            # reason.
             await _plain_check(http, node, base, url, query)
             raise errors.BadRequest(WEBSOCKET_NEEDED)
         try:
@@ -253,6 +257,13 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
                          f"{e.message}") from e
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise _unreachable(node, base, e) from e
+        if spdy_exec:
+            flags = {k: request.query.get(k, "").lower() in ("true", "1")
+                     for k in EXEC_FLAGS}
+            async with upstream:
+                return await spdyexec.serve(
+                    request, upstream, expected=spdyexec.expected_streams(**flags),
+                    name=f"{target.namespace}/{target.name}")
         async with upstream:
             chosen = upstream.protocol or offered[0]
             client_ws = web.WebSocketResponse(protocols=(chosen,), max_msg_size=0)
