@@ -95,6 +95,9 @@ async def server_middleware(request: web.Request, handler: Handler) -> web.Strea
                 raise
             resp = status_response(_from_http(e))
         except (asyncio.CancelledError, ConnectionResetError):
+            # The client went away (a watch, exec or port-forward session it ended, or a
+            # request it gave up on): nginx's 499, not a server error in the log and metrics.
+            code = 499
             raise
         except Exception as e:
             resp = _internal(request, e)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -80,3 +83,25 @@ async def test_metrics_endpoint_counts_requests() -> None:
     assert ('apiserver_request_duration_seconds_count{resource="pods",verb="list"} 3.0') in text
     assert 'apiserver_request_duration_seconds_bucket{le="0.005",resource="pods",verb="list"}' \
         in text
+
+
+async def _client_gone(request: web.Request) -> web.Response:
+    raise ConnectionResetError("Cannot write to closing transport")
+
+
+async def test_a_request_the_client_abandoned_counts_as_499_not_500() -> None:
+    """server_middleware: a handler ended by the client going away (an exec or port-forward
+    session kubectl closed) is not a server error in the metrics or the access log."""
+    from minikube8s.roles.apiserver.app import server_middleware
+
+    app = web.Application(middlewares=[server_middleware])
+    register(app)
+    app.router.add_get("/api/v1/namespaces/default/pods/p/portforward", _client_gone)
+    async with TestClient(TestServer(app)) as client:
+        # What the client sees depends on aiohttp (here the transport is still open and it
+        # answers 500 itself); what matters is what the API server records.
+        with contextlib.suppress(aiohttp.ClientError):
+            await client.get("/api/v1/namespaces/default/pods/p/portforward")
+        text = await (await client.get("/metrics")).text()
+    assert 'code="499",resource="pods/portforward"' in text, text
+    assert 'code="500"' not in text
