@@ -3,8 +3,9 @@
 The node is tests/fixtures/docker.py's (its own network namespace, dockerd, API server and
 kubelet). kubectl runs here and listens on this machine's loopback; the API server ends its
 SPDY session (1.27 and 1.30 upgrade to SPDY/3.1, 1.33 tunnels SPDY in a WebSocket) and the
-kubelet dials the nginx pod on the node's bridge, inside the namespace. Traffic from here goes
-only to loopback and to the node's veth address.
+kubelet dials localhost inside the pod's own network namespace, as Kubernetes' runtimes do, so
+a server bound to the container's 127.0.0.1 is reachable too. Traffic from here goes only to
+loopback and to the node's veth address.
 """
 
 from __future__ import annotations
@@ -133,6 +134,46 @@ def test_port_nothing_listens_on(nginx: str, docker_node: NodeNamespace,  # noqa
     wait_for(lambda: "GET /api/v1/namespaces/default/pods/pf-web/portforward"
              in docker_node.node_logs(), within=10, what="the tunnel's access line")
     assert "Traceback" not in docker_node.node_logs()
+
+
+LOOPBACK_POD = "pf-loopback"
+
+
+def test_a_server_on_the_containers_loopback_is_reached(
+        docker_node: NodeNamespace, tmp_path: Path) -> None:  # noqa: F811
+    """busybox httpd bound to 127.0.0.1:8081 inside the pod: not reachable on the pod IP,
+    reachable through port-forward (the kubelet dials inside the pod's network namespace)."""
+    k = _kubectl("1.33", docker_node, tmp_path)
+    script = ("mkdir -p /www && echo loopback-only > /www/index.html && "
+              "exec httpd -f -p 127.0.0.1:8081 -h /www")
+    k("create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": LOOPBACK_POD},
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+            {"name": "web", "image": "busybox", "imagePullPolicy": "Never",
+             "command": ["sh", "-c", script]}]}}))
+    try:
+        wait_for(lambda: k("get", "pod", LOOPBACK_POD, "-o",
+                           "jsonpath={.status.phase}").out == "Running",
+                 within=60, what=f"pod {LOOPBACK_POD} Running")
+        ip = k("get", "pod", LOOPBACK_POD, "-o", "jsonpath={.status.podIP}").out
+        # Listening (seen from inside the container), but not on the pod IP.
+        wait_for(lambda: "loopback-only" in k(
+            "exec", LOOPBACK_POD, "--", "wget", "-q", "-O", "-", "http://127.0.0.1:8081/",
+            check=False).out, within=20, what="httpd listening on the pod's loopback")
+        refused = docker_node.run(["curl", "-s", "-m", "2", f"http://{ip}:8081/"], check=False)
+        assert refused.returncode != 0 and "loopback-only" not in refused.stdout
+        proc = k.popen("port-forward", f"pod/{LOOPBACK_POD}", ":8081")
+        try:
+            assert proc.stdout is not None
+            m = FORWARDING.search(proc.stdout.readline())
+            assert m is not None
+            page = http_get(int(m.group(1)))
+            assert page.startswith(b"HTTP/1.") and b"loopback-only" in page, page[:200]
+        finally:
+            proc.kill()
+            proc.communicate(timeout=10)
+    finally:
+        k("delete", "pod", LOOPBACK_POD, "--grace-period=0", "--wait=false", check=False)
 
 
 def test_port_forward_errors(nginx: str, docker_node: NodeNamespace,  # noqa: F811

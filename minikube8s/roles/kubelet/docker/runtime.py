@@ -362,6 +362,15 @@ class DockerRuntime:
             ip=self._ip(box) if box is not None else "",
             containers=[spec.instance(k.info) for k in mine if not k.sandbox])
 
+    async def sandbox_pid(self, pod_uid: str) -> int | None:
+        """The process id of the pod's running pause container, freshly inspected (a
+        restarted sandbox has a new one), or None: whose network namespace is the pod's."""
+        box = self._sandbox(pod_uid)
+        fresh = await self._inspect(box.id) if box is not None else None
+        pid = (fresh.info.get("State") or {}).get("Pid") if fresh is not None else None
+        return pid if isinstance(pid, int) and pid > 0 and fresh is not None and fresh.running \
+            else None
+
     def container_id(self, pod_uid: str, name: str, *, previous: bool = False) -> str | None:
         """The Docker id of the newest (or, with ``previous``, the one before) instance of
         container ``name`` of the pod; for logs and exec."""

@@ -15,7 +15,8 @@ client:
   Stream: a hijacked connection, demultiplexed into stdout and stderr), stdin written to it
   and ended by a half-close (write EOF) of that connection, resize through
   ``/exec/{id}/resize``, the exit code from ``/exec/{id}/json`` once the output has ended;
-- port-forward: a TCP connection to the pod's IP on the node's bridge (not through Docker).
+- port-forward: a TCP connection to localhost inside the pod's network namespace (the
+  pause container's; net/nsdial.py), not through Docker.
 
 Docker failures become StreamError 500 (404 when the container vanished) with Docker's words.
 """
@@ -36,6 +37,7 @@ import aiohttp
 from aiodocker.execs import Exec
 from aiodocker.stream import Stream
 
+from ....net import nsdial
 from ..runtime import ContainerState
 from ..streams import ExecProcess, Pipe, StreamError, forward_error, pick_instance, running_instance
 from .runtime import DockerRuntime
@@ -218,19 +220,22 @@ class DockerStreams:
 
     async def port_forward(self, pod: Object,
                            port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        """A TCP connection to the pod's IP on the node's bridge (the kubelet shares the
-        node's network namespace); a hostNetwork pod's ports are the node's own, on its
-        loopback. A port bound to the container's loopback only is out of reach: Kubernetes
-        dials from inside the pod's network namespace, this does not."""
+        """A TCP connection to ``localhost:port`` inside the pod's network namespace (the
+        pause container's), as Kubernetes' runtimes dial: a server bound to the container's
+        127.0.0.1 only is reachable too (net/nsdial.py). A hostNetwork pod's ports are the
+        node's own, on its loopback."""
         status = await self.runtime.pod_status(pod)
         if not status.sandbox_ready:
             raise forward_error(pod, port, "the pod's sandbox is not running")
-        host_network = bool((pod.get("spec") or {}).get("hostNetwork"))
-        ip = "127.0.0.1" if host_network else status.ip
-        if not ip:
-            raise forward_error(pod, port, "the pod has no IP address")
+        ip = "127.0.0.1"
         try:
-            return await asyncio.wait_for(asyncio.open_connection(ip, port), DIAL_TIMEOUT)
+            if (pod.get("spec") or {}).get("hostNetwork"):
+                return await asyncio.wait_for(asyncio.open_connection(ip, port), DIAL_TIMEOUT)
+            uid = str((pod.get("metadata") or {}).get("uid") or "")
+            pid = await self.runtime.sandbox_pid(uid)
+            if pid is None:
+                raise forward_error(pod, port, "the pod's sandbox is not running")
+            return await nsdial.open_connection_in(pid, ip, port, connect_timeout=DIAL_TIMEOUT)
         except TimeoutError:
             raise forward_error(pod, port, f"dial tcp {ip}:{port}: i/o timeout") from None
         except OSError as e:
