@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
+from ...api.podrefs import pod_references
 from ...client import ClientError, Forbidden, NotFound, resource
 from ...client.clock import Clock
 from ...client.rest import Client
@@ -181,31 +182,10 @@ def configmap_data(cm: Object) -> tuple[dict[str, str], dict[str, bytes]]:
 
 
 def references(pod: Object) -> set[Ref]:
-    """Every secret and configMap ``pod`` names (volumes, projected sources, env, envFrom),
-    for ``invalidate`` and for the Node authorizer's idea of what this node may read."""
+    """Every secret and configMap ``pod`` names, as the Node authorizer counts them
+    (api/podrefs.py: volumes, projected sources, env, envFrom, imagePullSecrets), for
+    ``invalidate``."""
     ns = str((pod.get("metadata") or {}).get("namespace") or "")
-    spec = pod.get("spec") or {}
-    out: set[Ref] = set()
-    for v in spec.get("volumes") or []:
-        if isinstance(v.get("secret"), dict) and v["secret"].get("secretName"):
-            out.add((Kind.SECRET, ns, str(v["secret"]["secretName"])))
-        if isinstance(v.get("configMap"), dict) and v["configMap"].get("name"):
-            out.add((Kind.CONFIGMAP, ns, str(v["configMap"]["name"])))
-        for source in (v.get("projected") or {}).get("sources") or []:
-            if (source.get("secret") or {}).get("name"):
-                out.add((Kind.SECRET, ns, str(source["secret"]["name"])))
-            if (source.get("configMap") or {}).get("name"):
-                out.add((Kind.CONFIGMAP, ns, str(source["configMap"]["name"])))
-    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
-        for e in c.get("env") or []:
-            source = e.get("valueFrom") or {}
-            if (source.get("secretKeyRef") or {}).get("name"):
-                out.add((Kind.SECRET, ns, str(source["secretKeyRef"]["name"])))
-            if (source.get("configMapKeyRef") or {}).get("name"):
-                out.add((Kind.CONFIGMAP, ns, str(source["configMapKeyRef"]["name"])))
-        for e in c.get("envFrom") or []:
-            if (e.get("secretRef") or {}).get("name"):
-                out.add((Kind.SECRET, ns, str(e["secretRef"]["name"])))
-            if (e.get("configMapRef") or {}).get("name"):
-                out.add((Kind.CONFIGMAP, ns, str(e["configMapRef"]["name"])))
-    return out
+    secrets, configmaps = pod_references(pod)
+    return ({(Kind.SECRET, ns, name) for name in secrets}
+            | {(Kind.CONFIGMAP, ns, name) for name in configmaps})
