@@ -287,3 +287,23 @@ def test_bundled_cli_logs_and_exec(hollow_node: HollowNode, make_pod: MakePod) -
     assert res.returncode == 3 and res.stderr == "e\n", res
     res = cli("exec", "-i", pod, "--", "cat", input="via stdin\n")
     assert res.returncode == 0 and res.stdout == "via stdin\n", res
+
+
+async def test_attach_on_a_hollow_node(hollow_node: HollowNode, make_pod: MakePod,
+                                       kubectl: Kubectl) -> None:
+    """The hollow runtime has no process to attach to: the kubelet's 501 comes through the
+    API server, for a WebSocket as for a plain request, and kubectl reports it."""
+    pod = make_pod()
+    url = f"{hollow_node.url}/api/v1/namespaces/default/pods/{pod}/attach"
+    params = {"stdout": "true"}
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, params=params) as r:
+            assert r.status == 501
+            assert "cannot attach to containers" in (await r.json())["message"]
+        with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+            await http.ws_connect(url, params=params, protocols=("v5.channel.k8s.io",))
+        assert e.value.status == 501
+        async with http.get(url, params={**params, "container": "x"}) as r:
+            assert (await r.json())["message"] == f"container x is not valid for pod {pod}"
+    res = await asyncio.to_thread(kubectl, "attach", pod, check=False)
+    assert res.code != 0 and "cannot attach to containers" in res.err, res

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from minikube8s.api import errors
+from minikube8s.auth import authn, authz
 from minikube8s.roles.apiserver.proxy import container_of
 from minikube8s.roles.kubelet.docker.streams import _frames
 from minikube8s.roles.kubelet.hollow import HollowRuntime
@@ -25,6 +26,7 @@ from minikube8s.roles.kubelet.streams import (
     HollowStreams,
     PipeExec,
     StreamError,
+    attach_instance,
     pick_instance,
     rfc3339_nano,
     tail,
@@ -224,3 +226,81 @@ async def test_server_exec_client_leaving_closes_the_command(node: Node) -> None
         await asyncio.wait_for(closed.wait(), 5)
     finally:
         HollowStreams.exec = real_exec  # type: ignore[method-assign]
+
+
+# -- attach -----------------------------------------------------------------------------------
+
+
+class AttachingStreams(HollowStreams):
+    """Hollow streams plus an attach whose "main process" is ``cat`` (what it is given back,
+    then Success once its stdin ends), recording the tty it was asked for."""
+
+    ttys: list[bool] = []
+
+    async def check_attach(self, pod: Object, container: str) -> None:
+        attach_instance(pod, await self.runtime.pod_status(pod), container)
+
+    async def attach(self, pod: Object, container: str, *, stdin: bool,
+                     tty: bool) -> PipeExec:
+        await self.check_attach(pod, container)
+        self.ttys.append(tty)
+
+        async def cat(p: PipeExec) -> int:
+            while chunk := await p.read_stdin():
+                p.write(chunk)
+            return 9  # an attach's Status says Success whatever the process's code
+
+        return PipeExec(cat, tty=tty)
+
+
+def test_attach_is_authorized_as_create_like_exec() -> None:
+    info = authz.request_info("GET", "/api/v1/namespaces/d/pods/p/attach", False)
+    assert (info.verb, info.resource, info.subresource) == ("create", "pods", "attach")
+    assert not authz.authorize(authn.READONLY, info).allowed
+    assert not authz.authorize(authn.READONLY, authz.request_info(
+        "POST", "/api/v1/namespaces/d/pods/p/attach", False)).allowed
+
+
+async def test_server_attach(node: Node) -> None:
+    # A hollow node cannot attach: 501, before anything else is looked at.
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{node.url}/attach/default/p/web",
+                            params={"stdout": "true"}) as r:
+            assert r.status == 501 and "cannot attach" in (await r.json())["message"]
+    streams = AttachingStreams(node.runtime)
+    server = KubeletServer(streams=streams, pods=lambda ns, n: node.pods.get((ns, n)),
+                           host="127.0.0.1", port=0, node_name="n")
+    await server.start()
+    tty_pod = pod("t", uid="u2")
+    tty_pod["spec"]["containers"][0].update(stdin=True, tty=True)
+    await node.add(tty_pod)
+    url = f"http://127.0.0.1:{server.port}/attach/default"
+    try:
+        async with aiohttp.ClientSession() as http:
+            params = {"stdin": "true", "stdout": "true", "stderr": "true"}
+            async with http.ws_connect(f"{url}/p/web", params=params,
+                                       protocols=("v5.channel.k8s.io",)) as ws:
+                await ws.send_bytes(b"\x00abc")
+                await ws.send_bytes(b"\xff\x00")
+                frames = [m.data async for m in ws if m.type == aiohttp.WSMsgType.BINARY]
+            assert frames == [b"\x01abc", b'\x03{"metadata": {}, "status": "Success"}']
+            # The tty is the container spec's, not the request's.
+            async with http.ws_connect(f"{url}/t/web", params=params,
+                                       protocols=("v4.channel.k8s.io",)) as ws:
+                await ws.send_bytes(b"\x00x")
+                assert (await ws.receive()).data == b"\x01x"
+            assert streams.ttys == [False, True]
+            async with http.get(f"{url}/p/web") as r:
+                assert r.status == 400
+                assert (await r.json())["message"] == ("you must specify at least 1 of "
+                                                       "stdin, stdout, stderr")
+            async with http.get(f"{url}/p/web", params=params) as r:
+                assert r.status == 400 and "attach needs the WebSocket" in await r.text()
+            async with http.get(f"{url}/p/nope", params=params) as r:
+                assert r.status == 500
+                assert (await r.json())["message"] == ("container nope not found in pod "
+                                                       "p_default")
+            async with http.get(f"{url}/gone/web", params=params) as r:
+                assert r.status == 404
+    finally:
+        await server.stop()

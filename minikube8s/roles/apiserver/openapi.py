@@ -337,11 +337,11 @@ def _subresource_path(r: Resource, s: Subresource, version: str, schemas: _Schem
     ns = r.namespaced
     suffix = s.name.capitalize()
     path: Doc = {"parameters": [NAME_PARAM, *scope, PRETTY]}
-    if s.name in ("log", "exec", "portforward"):
+    if s.name in ("log", "exec", "attach", "portforward"):
         # Streams, not objects: kubectl never patches them, it only needs the route named.
         for verb in s.verbs:
             method = "post" if verb == "create" else "get"
-            if s.name in ("exec", "portforward"):
+            if s.name in ("exec", "attach", "portforward"):
                 action, op_id = "connect", _op_name(f"connect{method.capitalize()}", r, version,
                                                     namespaced=ns, suffix=suffix)
             else:

@@ -1,10 +1,10 @@
-"""pods/log and pods/exec: the API server's side of logs and exec, proxied to the node's kubelet.
+"""pods/log, exec, attach and portforward: the API server's side, proxied to the node's kubelet.
 
-subresources.py routes ``GET .../pods/NAME/log`` and ``GET|POST .../pods/NAME/exec`` here. Both
-check what the API server can check itself, in Kubernetes' words (the pod exists and has a
-node: 400 ``pod X does not have a host assigned``; which container: the only one by default,
-else 400 ``a container name must be specified for pod X, choose one of: [a b]``), then find the
-kubelet: the node's InternalIP (ExternalIP if none) and
+subresources.py routes ``GET .../pods/NAME/log`` and ``GET|POST .../pods/NAME/exec|attach|
+portforward`` here. They check what the API server can check itself, in Kubernetes' words
+(the pod exists and has a node: 400 ``pod X does not have a host assigned``; which container:
+the only one by default, else 400 ``a container name must be specified for pod X, choose one
+of: [a b]``), then find the kubelet: the node's InternalIP (ExternalIP if none) and
 ``status.daemonEndpoints.kubeletEndpoint.Port``, served by roles/kubelet/server.py.
 
 - log: the kubelet's ``/containerLogs/NS/POD/CONTAINER`` streamed through as text/plain,
@@ -19,6 +19,8 @@ kubelet: the node's InternalIP (ExternalIP if none) and
   answer. kubectl 1.27-1.29's SPDY/3.1 upgrade (``v4.channel.k8s.io``) gets the same kubelet
   WebSocket (v5), and spdyexec.py relays its SPDY streams to it. Any other request that is
   not a WebSocket upgrade gets 400 saying so, after the checks above;
+- attach: exec's way exactly (``_remote_command``), to the kubelet's
+  ``/attach/NS/POD/CONTAINER`` with the stream flags and no command;
 - portforward: kubectl's SPDY session (a SPDY/3.1 upgrade, or SPDY tunnelled in a WebSocket)
   is ended here by portforward.py; each forwarded connection is a WebSocket to the kubelet's
   ``/portForward/NS/POD?port=N``. Before the upgrade, the kubelet is asked the same without
@@ -61,8 +63,12 @@ NODES = _nodes
 V5 = "v5.channel.k8s.io"
 V4 = "v4.channel.k8s.io"
 PROTOCOLS = (V5, V4)
-WEBSOCKET_NEEDED = ("exec needs the WebSocket protocol (kubectl 1.30+, or "
-                    "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true on 1.29)")
+
+
+def websocket_needed(kind: str) -> str:
+    return (f"{kind} needs the WebSocket protocol (kubectl 1.30+, or "
+            "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true on 1.29)")
+
 CONNECT_TIMEOUT = 5.0
 LOG_PARAMS = ("follow", "tailLines", "previous", "timestamps", "sinceSeconds", "limitBytes")
 EXEC_FLAGS = ("stdin", "stdout", "stderr", "tty")
@@ -217,7 +223,7 @@ async def logs(request: web.Request, target: Target) -> web.StreamResponse:
             return resp
 
 
-# -- exec -------------------------------------------------------------------------------------
+# -- exec and attach --------------------------------------------------------------------------
 
 
 def _offered(request: web.Request) -> list[str]:
@@ -231,10 +237,27 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
     command = request.query.getall("command", [])
     if not command:
         raise errors.BadRequest("you must specify at least one command for the container")
-    node, base = await _kubelet_base(request, pod)
     query: list[tuple[str, str]] = [("command", c) for c in command]
-    query += [(k, request.query[k]) for k in EXEC_FLAGS if k in request.query]
-    url = base + _path("exec", target, container)
+    return await _remote_command(request, target, pod, kind="exec", container=container,
+                                 query=query)
+
+
+async def attach(request: web.Request, target: Target) -> web.StreamResponse:
+    """pods/attach: exec's streams to the container's running process (Kubernetes checks
+    no more here than the container; the kubelet refuses what it cannot attach to)."""
+    pod = await _target_pod(request, target)
+    container = container_of(pod, request.query.get("container", ""))
+    return await _remote_command(request, target, pod, kind="attach", container=container,
+                                 query=[])
+
+
+async def _remote_command(request: web.Request, target: Target, pod: Object, *, kind: str,
+                          container: str, query: list[tuple[str, str]]) -> web.StreamResponse:
+    """exec or attach: the kubelet's ``/{kind}/NS/POD/CONTAINER`` WebSocket, relayed to the
+    client's WebSocket or ended in its SPDY session (spdyexec.py)."""
+    node, base = await _kubelet_base(request, pod)
+    query = query + [(k, request.query[k]) for k in EXEC_FLAGS if k in request.query]
+    url = base + _path(kind, target, container)
     client_ws = web.WebSocketResponse(protocols=PROTOCOLS)
     check = client_ws.can_prepare(request)
     offered = _offered(request)
@@ -246,14 +269,14 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
             # Not a WebSocket (or SPDY without v4): say so, unless the kubelet has a better
             # reason.
             await _plain_check(http, node, base, url, query)
-            raise errors.BadRequest(WEBSOCKET_NEEDED)
+            raise errors.BadRequest(websocket_needed(kind))
         try:
             upstream = await http.ws_connect(url, params=query, protocols=offered,
                                              autoping=True, max_msg_size=0)
         except aiohttp.WSServerHandshakeError as e:
             await _plain_check(http, node, base, url, query)
             raise _error(502 if e.status < 400 else e.status,
-                         f"the kubelet of node {node} refused the exec: {e.status} "
+                         f"the kubelet of node {node} refused the {kind}: {e.status} "
                          f"{e.message}") from e
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
             raise _unreachable(node, base, e) from e
@@ -263,7 +286,7 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
             async with upstream:
                 return await spdyexec.serve(
                     request, upstream, expected=spdyexec.expected_streams(**flags),
-                    name=f"{target.namespace}/{target.name}")
+                    verb=kind, name=f"{target.namespace}/{target.name}")
         async with upstream:
             chosen = upstream.protocol or offered[0]
             client_ws = web.WebSocketResponse(protocols=(chosen,), max_msg_size=0)
@@ -274,7 +297,7 @@ async def exec_(request: web.Request, target: Target) -> web.StreamResponse:
 
 async def _plain_check(http: aiohttp.ClientSession, node: str, base: str, url: str,
                        query: list[tuple[str, str]]) -> None:
-    """Ask the kubelet the same exec without an upgrade: it answers with its reason to refuse
+    """Ask the kubelet the same request without an upgrade: it answers with its reason to refuse
     (not running, unknown pod...) or, if it has none, that it needs a WebSocket."""
     try:
         async with http.get(url, params=query) as resp:
@@ -303,8 +326,8 @@ async def _relay(client: web.WebSocketResponse,
             elif msg.type == aiohttp.WSMsgType.TEXT:
                 await client.send_str(msg.data)
 
-    up = asyncio.create_task(to_kubelet(), name="apiserver exec relay to kubelet")
-    down = asyncio.create_task(to_client(), name="apiserver exec relay to client")
+    up = asyncio.create_task(to_kubelet(), name="apiserver stream relay to kubelet")
+    down = asyncio.create_task(to_client(), name="apiserver stream relay to client")
     try:
         done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
         if down in done:

@@ -1,9 +1,11 @@
-"""pods/exec over SPDY/3.1: kubectl 1.27-1.29's exec, relayed to the kubelet's WebSocket.
+"""pods/exec and pods/attach over SPDY/3.1 (kubectl 1.27-1.29), relayed to the kubelet's WS.
 
-Before 1.30 kubectl's exec (client-go remotecommand) upgrades a POST to ``SPDY/3.1`` offering
+Before 1.30 kubectl's exec and attach (client-go remotecommand, the same executor for both)
+upgrade a POST to ``SPDY/3.1`` offering
 ``X-Stream-Protocol-Version: v4.channel.k8s.io`` (then v3, v2, channel.k8s.io). proxy.py has
-already opened the kubelet's exec WebSocket (``v5.channel.k8s.io``, roles/kubelet/server.py)
-when it calls ``serve``, so an exec the kubelet refuses is still a plain HTTP error. Then the
+already opened the kubelet's exec or attach WebSocket (``v5.channel.k8s.io``,
+roles/kubelet/server.py) when it calls ``serve``, so a request the kubelet refuses is still a
+plain HTTP error. Then the
 answer is 101 with ``v4.channel.k8s.io`` and kubectl opens one SPDY stream per channel, told
 apart by the ``streamType`` header: ``error`` always, ``stdin`` / ``stdout`` with those
 options, ``stderr`` unless a tty, ``resize`` with a tty. Once the expected ones are there:
@@ -62,10 +64,10 @@ def expected_streams(*, stdin: bool, stdout: bool, stderr: bool, tty: bool) -> s
 
 
 async def serve(request: web.Request, upstream: aiohttp.ClientWebSocketResponse, *,
-                expected: set[str], name: str) -> web.StreamResponse:
+                expected: set[str], name: str, verb: str = "exec") -> web.StreamResponse:
     """Upgrade kubectl's request and relay until the kubelet's WebSocket closes."""
     if not offers_v4(request):
-        raise errors.BadRequest(f"exec over {SPDY_UPGRADE} needs X-Stream-Protocol-Version "
+        raise errors.BadRequest(f"{verb} over {SPDY_UPGRADE} needs X-Stream-Protocol-Version "
                                 f"{V4}")
     reader = asyncio.StreamReader(limit=1 << 20)
     resp, write = await upgrade_spdy(request, reader, V4)
@@ -117,8 +119,8 @@ async def serve(request: web.Request, upstream: aiohttp.ClientWebSocketResponse,
         for sid in sorted(ids.values()):
             await send(spdy.Frame(0, stream_id=sid, flags=spdy.FLAG_FIN))
 
-    down = asyncio.create_task(to_kubectl(), name=f"spdy exec {name} to kubectl")
-    up = asyncio.create_task(from_kubectl(), name=f"spdy exec {name} to kubelet")
+    down = asyncio.create_task(to_kubectl(), name=f"spdy {verb} {name} to kubectl")
+    up = asyncio.create_task(from_kubectl(), name=f"spdy {verb} {name} to kubelet")
     try:
         await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
         if up.done() and not down.done():
@@ -129,7 +131,7 @@ async def serve(request: web.Request, upstream: aiohttp.ClientWebSocketResponse,
         await asyncio.gather(down, return_exceptions=True)
         for t in (down, up):
             if t.done() and not t.cancelled() and t.exception() is not None:
-                log.info("exec %s over SPDY ended: %s", name, t.exception())
+                log.info("%s %s over SPDY ended: %s", verb, name, t.exception())
     finally:
         for t in (down, up):
             t.cancel()

@@ -1,5 +1,5 @@
 """Subresources: pods/binding, */status, namespaces/finalize, replicationcontrollers/scale,
-pods/eviction, pods/log, pods/exec and pods/portforward.
+pods/eviction, pods/log, pods/exec, pods/attach and pods/portforward.
 
 app.py routes ``.../NAME/SUB`` here. Status and finalize are the ordinary update pipeline with
 ``WriteOptions.subresource`` set (registry.py keeps everything but status, or spec.finalizers).
@@ -254,6 +254,10 @@ async def handle(request: web.Request, target: Target) -> web.StreamResponse:
         if m not in ("GET", "POST"):
             raise handlers._not_allowed(m)
         return await proxy.exec_(request, target)
+    if sub == "attach" and target.resource.name == "pods":
+        if m not in ("GET", "POST"):
+            raise handlers._not_allowed(m)
+        return await proxy.attach(request, target)
     if sub == "portforward" and target.resource.name == "pods":
         if m not in ("GET", "POST"):
             raise handlers._not_allowed(m)

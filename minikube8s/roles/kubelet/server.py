@@ -1,7 +1,8 @@
-"""The kubelet's HTTP server (port 10250 by default): container logs and exec for the API server.
+"""The kubelet's HTTP server (port 10250 by default): logs, exec, attach and port-forward.
 
-The API server's pods/log and pods/exec (roles/apiserver/proxy.py) find the pod's node, read
-its InternalIP and ``status.daemonEndpoints.kubeletEndpoint.Port`` and come here:
+The API server's pods/log, exec, attach and portforward (roles/apiserver/proxy.py) find the
+pod's node, read its InternalIP and ``status.daemonEndpoints.kubeletEndpoint.Port`` and come
+here:
 
 - ``GET /containerLogs/{namespace}/{pod}/{container}?follow&tailLines&previous&timestamps
   &sinceSeconds&limitBytes``: text/plain, chunked, kept open while ``follow`` lasts;
@@ -13,6 +14,11 @@ its InternalIP and ``status.daemonEndpoints.kubeletEndpoint.Port`` and come here
   (``{"Width":..,"Height":..}``). v5 adds the close signal: a frame ``\\xff`` + channel, sent
   by the client when it has no more stdin. The server closes the WebSocket (1000) after the
   status frame; client-go reads every stream to that close;
+- ``GET|POST /attach/{namespace}/{pod}/{container}?stdin&stdout&stderr&tty``: the same
+  WebSocket to the container's running main process (the runtime's ``Attaching``; hollow has
+  none: 501), with the container spec's tty whatever the request says, as Kubernetes'
+  GetAttach. It lasts until the process ends or the runtime detaches (its stdin ended on a
+  container without ``stdinOnce``), then a Success Status; a client leaving detaches only;
 - ``GET /portForward/{namespace}/{pod}?port=N``: a WebSocket per forwarded connection (the
   API server's pods/portforward, roles/apiserver/portforward.py, opens one for each of
   kubectl's). The kubelet dials the port (the runtime's ``PortForwarding``); binary frames
@@ -22,7 +28,8 @@ its InternalIP and ``status.daemonEndpoints.kubeletEndpoint.Port`` and come here
 - ``GET /healthz``.
 
 Errors before a stream starts are Status bodies with the code the API server passes on (400 no
-such instance or not running, 404 unknown pod). The streams themselves come from the runtime's
+such instance or not running, 404 unknown pod, 500 nothing running to attach to, 501 a
+runtime without that side). The streams themselves come from the runtime's
 StreamingRuntime (streams.py). ``KubeletServer.run`` is the supervised task.
 
 With a ``KubeletTLS`` (a joined node, or a control-plane node with a secure port) the server
@@ -50,7 +57,14 @@ import aiohttp
 from aiohttp import web
 
 from ...auth import pki
-from .streams import ExecProcess, PortForwarding, StreamError, StreamingRuntime
+from .streams import (
+    Attaching,
+    ExecProcess,
+    PortForwarding,
+    StreamError,
+    StreamingRuntime,
+    container_spec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +76,12 @@ V5 = "v5.channel.k8s.io"
 V4 = "v4.channel.k8s.io"
 PROTOCOLS = (V5, V4)
 STDIN, STDOUT, STDERR, STATUS, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
-WEBSOCKET_NEEDED = ("exec needs the WebSocket protocol (kubectl 1.30+, or "
-                    "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true on 1.29)")
+SUCCESS: Object = {"metadata": {}, "status": "Success"}
+
+
+def websocket_needed(verb: str) -> str:
+    return (f"{verb} needs the WebSocket protocol (kubectl 1.30+, or "
+            "KUBECTL_REMOTE_COMMAND_WEBSOCKETS=true on 1.29)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +145,9 @@ class KubeletServer:
         self.app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._logs)
         self.app.router.add_route("GET", "/exec/{namespace}/{pod}/{container}", self._exec)
         self.app.router.add_route("POST", "/exec/{namespace}/{pod}/{container}", self._exec)
+        for method in ("GET", "POST"):
+            self.app.router.add_route(method, "/attach/{namespace}/{pod}/{container}",
+                                      self._attach)
         self.app.router.add_get("/portForward/{namespace}/{pod}", self._port_forward)
 
     async def start(self) -> int:
@@ -214,7 +235,26 @@ class KubeletServer:
                 await aclose()
         return resp
 
-    # -- exec ------------------------------------------------------------------------------------
+    # -- exec and attach ------------------------------------------------------------------------
+
+    @staticmethod
+    def _flags(request: web.Request) -> dict[str, bool]:
+        """The stream flags asked, as remotecommand's NewOptions reads them."""
+        want = {n: query_bool(request, n) for n in ("stdin", "stdout", "stderr", "tty")}
+        if want["tty"]:
+            want["stderr"] = False  # a terminal has one output; Kubernetes drops stderr too
+        if not (want["stdin"] or want["stdout"] or want["stderr"]):
+            raise StreamError("you must specify at least 1 of stdin, stdout, stderr")
+        return want
+
+    @staticmethod
+    def _check_upgrade(request: web.Request, ws: web.WebSocketResponse, verb: str) -> None:
+        check = ws.can_prepare(request)
+        if not check.ok:
+            raise StreamError(websocket_needed(verb))
+        if check.protocol is None:
+            raise StreamError(f"{verb} needs one of the WebSocket subprotocols "
+                              f"{', '.join(PROTOCOLS)}")
 
     async def _exec(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(protocols=PROTOCOLS)
@@ -223,28 +263,35 @@ class KubeletServer:
             command = request.query.getall("command", [])
             if not command:
                 raise StreamError("you must specify at least one command for the container")
-            want = {n: query_bool(request, n) for n in ("stdin", "stdout", "stderr", "tty")}
-            if not (want["stdin"] or want["stdout"] or want["stderr"]):
-                raise StreamError("you must specify at least 1 of stdin, stdout, stderr")
+            want = self._flags(request)
             await streams.check_exec(pod, container)
-            check = ws.can_prepare(request)
-            if not check.ok:
-                raise StreamError(WEBSOCKET_NEEDED)
-            if check.protocol is None:
-                raise StreamError(f"exec needs one of the WebSocket subprotocols "
-                                  f"{', '.join(PROTOCOLS)}")
+            self._check_upgrade(request, ws, "exec")
             proc = await streams.exec(pod, container, command, stdin=want["stdin"],
                                       tty=want["tty"])
         except StreamError as e:
             return error_response(e.code, e.message)
-        try:
-            await ws.prepare(request)
-            await _relay_exec(ws, proc, command, stdin=want["stdin"],
-                              stdout=want["stdout"], stderr=want["stderr"])
-        finally:
-            await proc.close()
-        return ws
+        return await _serve(request, ws, proc, want,
+                            final=lambda code: exit_status(code, command))
 
+    async def _attach(self, request: web.Request) -> web.StreamResponse:
+        """The container's main process (the runtime's ``Attaching``), its tty the spec's
+        (Kubernetes' GetAttach); the final Status is Success whenever the attach ended
+        without a runtime error: the process's exit code is the pod's status to tell."""
+        ws = web.WebSocketResponse(protocols=PROTOCOLS)
+        try:
+            if not isinstance(self.streams, Attaching):
+                raise StreamError("this node's container runtime cannot attach to containers",
+                                  code=501)
+            attacher, pod = self.streams, self._pod(request)
+            container = request.match_info["container"]
+            want = self._flags(request)
+            await attacher.check_attach(pod, container)
+            self._check_upgrade(request, ws, "attach")
+            tty = bool(container_spec(pod, container).get("tty"))
+            proc = await attacher.attach(pod, container, stdin=want["stdin"], tty=tty)
+        except StreamError as e:
+            return error_response(e.code, e.message)
+        return await _serve(request, ws, proc, want, final=lambda _: SUCCESS)
 
     # -- port-forward ----------------------------------------------------------------------------
 
@@ -305,10 +352,23 @@ async def _limited(chunks: AsyncIterator[bytes], limit: int | None) -> AsyncIter
             return
 
 
-async def _relay_exec(ws: web.WebSocketResponse, proc: ExecProcess, command: list[str], *,
-                      stdin: bool, stdout: bool, stderr: bool) -> None:
-    """Output to the client until the command ends, client frames to the command meanwhile;
-    then the exit Status on channel 3 and a normal close."""
+async def _serve(request: web.Request, ws: web.WebSocketResponse, proc: ExecProcess,
+                 want: dict[str, bool], *, final: Callable[[int], Object]) -> web.WebSocketResponse:
+    try:
+        await ws.prepare(request)
+        await _relay(ws, proc, final=final, stdin=want["stdin"], stdout=want["stdout"],
+                     stderr=want["stderr"])
+    finally:
+        await proc.close()
+    return ws
+
+
+async def _relay(ws: web.WebSocketResponse, proc: ExecProcess, *,
+                 final: Callable[[int], Object], stdin: bool, stdout: bool,
+                 stderr: bool) -> None:
+    """Output to the client until the process ends, client frames to it meanwhile; then
+    ``final(exit code)`` (or the runtime's error) as the Status on channel 3 and a normal
+    close."""
     v5 = ws.ws_protocol == V5
     lock = asyncio.Lock()
 
@@ -357,7 +417,7 @@ async def _relay_exec(ws: web.WebSocketResponse, proc: ExecProcess, command: lis
             await proc.close_stdin()
             return
         try:
-            status = exit_status(out_task.result(), command)
+            status = final(out_task.result())
         except StreamError as e:
             status = status_body(e.code, e.message)
         if not ws.closed:
@@ -402,7 +462,7 @@ async def _splice(ws: web.WebSocketResponse, reader: asyncio.StreamReader,
     try:
         done, _ = await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
         if down in done and not ws.closed:
-            # As in _relay_exec: stop reading before close(), or the close handshake is cut.
+            # As in _relay: stop reading before close(), or the close handshake is cut.
             up.cancel()
             await asyncio.gather(up, return_exceptions=True)
             await ws.close()

@@ -19,6 +19,11 @@ What a streaming runtime offers:
   and ``stderr()`` iterators (``stderr`` is empty with a tty, whose output is all stdout),
   ``resize``, ``wait()`` for the exit code and ``close()`` to give everything back.
 
+Two more sides are optional, each its own Protocol: ``PortForwarding`` and ``Attaching``
+(``attach(pod, container, stdin=, tty=)``: the container's main process as an
+``ExecProcess``). Docker has both, hollow neither (its pods have no network and no process),
+so the kubelet answers 501 there.
+
 ``PipeExec`` is an ``ExecProcess`` made of queues, for runtimes that produce the output
 themselves (hollow's scripted commands, unit tests).
 
@@ -118,6 +123,26 @@ class PortForwarding(Protocol):
         ...
 
 
+@runtime_checkable
+class Attaching(Protocol):
+    """The fourth, optional side: attach to the running container's main process (the
+    kubelet server's ``/attach``). Without it (hollow: no process to attach to) the kubelet
+    answers 501. ``tty`` is the container spec's, never the request's: whether the process
+    runs on a terminal was settled when it started."""
+
+    async def check_attach(self, pod: Object, container: str) -> None:
+        """Raise StreamError if ``container`` has no running instance (``attach_instance``)."""
+        ...
+
+    async def attach(self, pod: Object, container: str, *, stdin: bool,
+                     tty: bool) -> ExecProcess:
+        """Attached: the process's output from now on, ``stdin`` to it if asked and the
+        container keeps one open (``stdin: true`` in its spec); ``wait()`` returns when the
+        output ends (the process exited, or the runtime ended the attach) and its code means
+        nothing."""
+        ...
+
+
 def forward_error(pod: Object, port: int, why: object) -> StreamError:
     """The error the kubelet writes on kubectl's error stream (its httpstream handler's words;
     Kubernetes names the sandbox and leaves the uid empty, the pod's uid stands for both)."""
@@ -199,6 +224,24 @@ def running_instance(pod: Object, status: PodRuntimeStatus,
         raise StreamError(f'container "{container}" in pod "{_pod_names(pod)[1]}" is not '
                           "running")
     return inst
+
+
+def attach_instance(pod: Object, status: PodRuntimeStatus,
+                    container: str) -> ContainerInstance:
+    """The running instance attach goes to, or the kubelet's error (its GetAttach's words,
+    the pod's full name being ``NAME_NAMESPACE``; 500, as Kubernetes' streaming error)."""
+    ns, name = _pod_names(pod)
+    inst = status.latest(container)
+    if inst is None or inst.state != ContainerState.RUNNING:
+        raise StreamError(f"container {container} not found in pod {name}_{ns}", code=500)
+    return inst
+
+
+def container_spec(pod: Object, container: str) -> Object:
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        if c.get("name") == container:
+            return dict(c)
+    return {}
 
 
 def rfc3339_nano(epoch: float) -> str:

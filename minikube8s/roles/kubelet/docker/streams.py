@@ -1,4 +1,4 @@
-"""Logs and exec on Docker: the StreamingRuntime (../streams.py) of the Docker runtime.
+"""Logs, exec, attach and port-forward on Docker: the streaming side of the Docker runtime.
 
 ``DockerStreams`` wraps a DockerRuntime (runtime.py, whose cache of inspected containers says
 which Docker container is which instance) and speaks to the same dockerd through its aiodocker
@@ -15,6 +15,8 @@ client:
   Stream: a hijacked connection, demultiplexed into stdout and stderr), stdin written to it
   and ended by a half-close (write EOF) of that connection, resize through
   ``/exec/{id}/resize``, the exit code from ``/exec/{id}/json`` once the output has ended;
+- attach: ``POST /containers/{id}/attach`` hijacked the same way (``_Hijacked``, shared with
+  exec), resize through ``/containers/{id}/resize``; it ends when Docker ends the stream;
 - port-forward: a TCP connection to localhost inside the pod's network namespace (the
   pause container's; net/nsdial.py), not through Docker.
 
@@ -34,12 +36,22 @@ from typing import Any
 
 import aiodocker
 import aiohttp
+from aiodocker.containers import DockerContainer
 from aiodocker.execs import Exec
 from aiodocker.stream import Stream
 
 from ....net import nsdial
 from ..runtime import ContainerState
-from ..streams import ExecProcess, Pipe, StreamError, forward_error, pick_instance, running_instance
+from ..streams import (
+    ExecProcess,
+    Pipe,
+    StreamError,
+    attach_instance,
+    container_spec,
+    forward_error,
+    pick_instance,
+    running_instance,
+)
 from .runtime import DockerRuntime
 
 log = logging.getLogger(__name__)
@@ -75,13 +87,15 @@ async def _frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             del buf[:HEADER.size + size]
 
 
-class DockerExec:
-    """One ``docker exec`` session as an ExecProcess (../streams.py)."""
+class _Hijacked:
+    """A hijacked Docker connection (exec start or container attach, aiodocker's Stream) as
+    the parts of an ExecProcess (../streams.py) both share: output demultiplexed into the
+    two pipes, stdin written to it and ended by a half-close (write EOF)."""
 
-    def __init__(self, ex: Exec, stream: Stream, *, tty: bool, name: str) -> None:
-        self.ex = ex
+    def __init__(self, stream: Stream, *, tty: bool, name: str) -> None:
         self.stream = stream
         self.tty = tty
+        self.name = name
         self.out = Pipe()
         self.err = Pipe()
         self._stdin_closed = False
@@ -92,7 +106,7 @@ class DockerExec:
             while (msg := await self.stream.read_out()) is not None:
                 (self.err if msg.stream == 2 and not self.tty else self.out).feed(msg.data)
         except (aiohttp.ClientError, OSError) as e:
-            log.info("docker exec %s: output ended: %s", self.ex.id, e)
+            log.info("%s: output ended: %s", self.name, e)
         finally:
             self.out.end()
             self.err.end()
@@ -103,13 +117,13 @@ class DockerExec:
         try:
             await self.stream.write_in(data)
         except (RuntimeError, aiohttp.ClientError, OSError) as e:
-            log.debug("docker exec %s: stdin write failed: %s", self.ex.id, e)
+            log.debug("%s: stdin write failed: %s", self.name, e)
 
     async def close_stdin(self) -> None:
         if self._stdin_closed:
             return
         self._stdin_closed = True
-        # Half-close the hijacked connection: the command sees EOF, its output still flows.
+        # Half-close the hijacked connection: the process sees EOF, its output still flows.
         resp: Any = getattr(self.stream, "_resp", None)
         transport = resp.connection.transport if resp is not None and resp.connection else None
         if transport is not None and transport.can_write_eof():
@@ -121,6 +135,24 @@ class DockerExec:
 
     def stderr(self) -> AsyncIterator[bytes]:
         return self.err.__aiter__()
+
+    async def close(self) -> None:
+        if not self._reader.done():
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        self.out.end()  # a reader cancelled before its first step never ended them
+        self.err.end()
+        with contextlib.suppress(aiohttp.ClientError, OSError, RuntimeError):
+            await self.stream.close()
+
+
+class DockerExec(_Hijacked):
+    """One ``docker exec`` session as an ExecProcess."""
+
+    def __init__(self, ex: Exec, stream: Stream, *, tty: bool, name: str) -> None:
+        super().__init__(stream, tty=tty, name=name)
+        self.ex = ex
 
     async def resize(self, *, width: int, height: int) -> None:
         if not self.tty or width <= 0 or height <= 0:
@@ -146,19 +178,32 @@ class DockerExec:
         except aiodocker.DockerError as e:
             raise _docker_error(e) from e
 
-    async def close(self) -> None:
-        if not self._reader.done():
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        self.out.end()  # a reader cancelled before its first step never ended them
-        self.err.end()
-        with contextlib.suppress(aiohttp.ClientError, OSError, RuntimeError):
-            await self.stream.close()
+
+class DockerAttach(_Hijacked):
+    """``docker attach`` to a container's main process as an ExecProcess: ends when Docker
+    ends the stream (the process exited; or this attach's stdin ended and the container
+    does not close its stdin on that, ``StdinOnce`` unset, so Docker detaches it)."""
+
+    def __init__(self, container: DockerContainer, stream: Stream, *, tty: bool,
+                 name: str) -> None:
+        super().__init__(stream, tty=tty, name=name)
+        self.container = container
+
+    async def resize(self, *, width: int, height: int) -> None:
+        if not self.tty or width <= 0 or height <= 0:
+            return
+        try:
+            await self.container.resize(w=width, h=height)
+        except aiodocker.DockerError as e:
+            log.debug("docker attach %s: resize failed: %s", self.container.id, e)
+
+    async def wait(self) -> int:
+        await asyncio.shield(self._reader)
+        return 0
 
 
 class DockerStreams:
-    """Logs and exec of a DockerRuntime's containers."""
+    """Logs, exec, attach and port-forward of a DockerRuntime's containers."""
 
     def __init__(self, runtime: DockerRuntime) -> None:
         self.runtime = runtime
@@ -217,6 +262,29 @@ class DockerStreams:
         except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
             raise _docker_error(e) from e
         return DockerExec(ex, stream, tty=tty, name=f"docker exec {cid[:12]}")
+
+    async def check_attach(self, pod: Object, container: str) -> None:
+        await self._attach_id(pod, container)
+
+    async def _attach_id(self, pod: Object, container: str) -> str:
+        status = await self.runtime.pod_status(pod)
+        return _id(attach_instance(pod, status, container).container_id)
+
+    async def attach(self, pod: Object, container: str, *, stdin: bool,
+                     tty: bool) -> ExecProcess:
+        """``POST /containers/{id}/attach?stream=1&stdin&stdout=1&stderr=1`` (new output
+        only, as Kubernetes' attach: no logs replayed). stdin is attached only if the
+        container keeps one open (runtime.py creates it with ``OpenStdin`` from the spec's
+        ``stdin``; Docker ignores stdin otherwise, as Kubernetes' runtimes do)."""
+        cid = await self._attach_id(pod, container)
+        use_stdin = stdin and bool(container_spec(pod, container).get("stdin"))
+        target = self.runtime.client.containers.container(cid)
+        try:
+            stream = target.attach(stdout=True, stderr=True, stdin=use_stdin)
+            await stream._init()  # attached now: a failure is still a plain HTTP error
+        except (aiodocker.DockerError, aiohttp.ClientError, OSError) as e:
+            raise _docker_error(e) from e
+        return DockerAttach(target, stream, tty=tty, name=f"docker attach {cid[:12]}")
 
     async def port_forward(self, pod: Object,
                            port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
