@@ -87,6 +87,16 @@ def test_truncated_or_malformed_input_is_an_error_not_a_crash() -> None:
         spdy.parse_header_block(b"\x00\x00\x00\x02\x00\x00\x00\x01a\x00\x00\x00\x09b")
 
 
+def test_a_header_block_that_expands_hugely_is_refused() -> None:
+    """64 MiB of zeros compress to ~64 KiB: the codec stops at MAX_HEADER_BLOCK instead of
+    inflating them."""
+    z = zlib.compressobj(zlib.Z_BEST_COMPRESSION, zlib.DEFLATED, 15, zdict=spdy.DICTIONARY)
+    bomb = z.compress(b"\0" * (64 << 20)) + z.flush(zlib.Z_SYNC_FLUSH)
+    assert len(bomb) < spdy.MAX_HEADER_BLOCK
+    with pytest.raises(spdy.SpdyError, match="header block larger than"):
+        spdy.HeaderCodec().decompress(bomb)
+
+
 class _Kubectl:
     """kubectl's side of a session: frames in through a StreamReader, frames out decoded."""
 

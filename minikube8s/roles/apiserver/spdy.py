@@ -31,6 +31,9 @@ PING, GOAWAY, HEADERS, WINDOW_UPDATE = 6, 7, 8, 9
 FLAG_FIN = 0x01
 FLAG_UNIDIRECTIONAL = 0x02
 MAX_LENGTH = (1 << 24) - 1
+# A decompressed header block is refused past this: a few kilobytes of zlib would otherwise
+# expand to gigabytes (kubectl's blocks are a few hundred bytes).
+MAX_HEADER_BLOCK = 1 << 20
 HEADER = struct.Struct(">LL")
 """Every frame starts with 8 bytes: control bit + version + type (or stream id), flags +
 24-bit length."""
@@ -113,9 +116,11 @@ class HeaderCodec:
     def decompress(self, data: bytes) -> dict[str, str]:
         """Name -> value; several values of one name are NUL-separated as on the wire."""
         try:
-            block = self._in.decompress(data)
+            block = self._in.decompress(data, MAX_HEADER_BLOCK)
         except zlib.error as e:
             raise SpdyError(f"bad header block: {e}") from e
+        if self._in.unconsumed_tail:
+            raise SpdyError(f"header block larger than {MAX_HEADER_BLOCK} bytes")
         return parse_header_block(block)
 
 
