@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from typing import Any
 
 import aiohttp
 import pytest
@@ -156,6 +157,63 @@ def test_session_accepts_streams_echoes_pings_and_reports_dial_errors() -> None:
     assert errors[1].endswith("connect: connection refused")
     assert errors[5] == "invalid port header 'not-a-port'"
     assert sorted(f.stream_id for f in frames if f.kind == 0 and f.fin) == [1, 3, 5, 7]
+
+
+class _SlowKubelet:
+    """The kubelet's WebSocket of one forwarded connection, taking bytes only when let."""
+
+    def __init__(self) -> None:
+        self.got: list[bytes] = []
+        self.go = asyncio.Event()
+        self.done = asyncio.Event()
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.go.wait()
+        self.got.append(data)
+
+    async def send_str(self, text: str) -> None:
+        self.done.set()  # kubectl's FIN reached the kubelet as "EOF"
+
+    def __aiter__(self) -> _SlowKubelet:
+        return self
+
+    async def __anext__(self) -> Any:
+        await self.done.wait()
+        raise StopAsyncIteration
+
+    async def close(self) -> None:
+        self.done.set()
+
+
+def test_a_slow_kubelet_holds_kubectl_back_instead_of_filling_memory() -> None:
+    """kubectl's data frames wait in its connection once INBOUND_FRAMES are queued for a
+    forwarded connection whose kubelet side does not keep up; then all arrive, in order."""
+    async def main() -> None:
+        k = _Kubectl()
+        kubelet = _SlowKubelet()
+
+        async def dial(port: int) -> Any:
+            return kubelet
+
+        session = portforward.Session(k.to_server, k.write, dial=dial, name="t")
+        running = asyncio.create_task(session.run())
+        k.open_pair("0", "80", 1)
+        chunks = [f"{i:04d}".encode() * 256 for i in range(200)]
+        for c in chunks:
+            k.send(spdy.Frame(0, stream_id=3, data=c))
+        k.send(spdy.Frame(0, stream_id=3, flags=spdy.FLAG_FIN))
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+        pair = session.pairs["0"]
+        assert pair.inbound.qsize() == portforward.INBOUND_FRAMES
+        assert len(k.to_server._buffer) > 100 * 1024  # type: ignore[attr-defined]
+        kubelet.go.set()
+        await asyncio.wait_for(kubelet.done.wait(), 5)
+        assert kubelet.got == chunks
+        k.send(spdy.Frame(spdy.GOAWAY))
+        await asyncio.wait_for(running, 5)
+
+    asyncio.run(main())
 
 
 def test_portforward_is_create_on_the_subresource() -> None:

@@ -46,6 +46,10 @@ SPDY_UPGRADE = "SPDY/3.1"
 EOF_MESSAGE = "EOF"
 """The kubelet's half-close text frame (roles/kubelet/server.py)."""
 CHUNK = 32 * 1024
+# Frames from kubectl queued per connection before the session stops reading: kubectl's
+# writes then wait in TCP (spdystream has no flow control either; its reader blocks the same
+# way), instead of a fast upload to a slow pod piling up in the API server's memory.
+INBOUND_FRAMES = 16
 
 Dial = Callable[[int], Awaitable[aiohttp.ClientWebSocketResponse]]
 """``dial(port)``: a WebSocket to the kubelet forwarding ``port``, or ForwardError."""
@@ -150,7 +154,8 @@ class _Pair:
     port: str
     error_id: int = 0
     data_id: int = 0
-    inbound: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+    inbound: asyncio.Queue[bytes | None] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=INBOUND_FRAMES))
     task: asyncio.Task[None] | None = None
 
 
@@ -200,15 +205,33 @@ class Session:
             pair = self.by_stream.get(frame.stream_id)
             if pair is not None and frame.stream_id == pair.data_id:
                 if frame.data:
-                    pair.inbound.put_nowait(frame.data)
+                    await self._deliver(pair, frame.data)
                 if frame.fin:
-                    pair.inbound.put_nowait(None)
+                    await self._deliver(pair, None)
         elif frame.kind == spdy.PING:
             await self.send(spdy.Frame(spdy.PING, value=frame.value))
         elif frame.kind == spdy.RST_STREAM:
             pair = self.by_stream.get(frame.stream_id)
             if pair is not None and pair.task is not None:
                 pair.task.cancel()
+
+    @staticmethod
+    async def _deliver(pair: _Pair, item: bytes | None) -> None:
+        """Queue kubectl's bytes (None: its FIN) for the connection's splice, waiting while
+        the queue is full; dropped once the connection has ended (nobody would read them, and
+        waiting would stall every other connection of the session)."""
+        if pair.task is not None and pair.task.done():
+            return
+        if not pair.inbound.full():
+            pair.inbound.put_nowait(item)
+            return
+        put = asyncio.ensure_future(pair.inbound.put(item))
+        waits: set[asyncio.Future[Any]] = {put}
+        if pair.task is not None:
+            waits.add(pair.task)
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
 
     def _opened(self, frame: spdy.Frame) -> None:
         kind = frame.headers.get("streamtype", "")
