@@ -211,3 +211,25 @@ def test_exec_over_spdy(version: str, ticker: str, docker_node: NodeNamespace,  
     assert res.out.strip() == "300000"
     big = k("exec", ticker, "--", "sh", "-c", "yes 0123456789 | head -n 30000").out
     assert big == "0123456789\n" * 30000
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+def test_kubectl_cp_both_ways(version: str, ticker: str, docker_node: NodeNamespace,  # noqa: F811
+                              tmp_path: Path) -> None:
+    """kubectl cp is exec with tar (busybox has it): a file and a directory into the pod and
+    back, over SPDY (1.27) and the WebSocket (1.33)."""
+    k = kubectl_for(version, docker_node.url, tmp_path / "home")
+    shutil.copy(docker_node.kubeconfig, k.home / "config")
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("alpha\n")
+    (src / "sub" / "b.bin").write_bytes(bytes(range(256)) * 64)
+    target = f"/tmp/cp-{version}"
+    k("cp", str(src / "a.txt"), f"{ticker}:{target}.txt")
+    assert k("exec", ticker, "--", "cat", f"{target}.txt").out == "alpha\n"
+    k("cp", str(src), f"{ticker}:{target}")
+    assert k("exec", ticker, "--", "wc", "-c", f"{target}/sub/b.bin").out.split()[0] == "16384"
+    back = tmp_path / "back"
+    k("cp", f"{ticker}:{target}", str(back))
+    assert (back / "a.txt").read_text() == "alpha\n"
+    assert (back / "sub" / "b.bin").read_bytes() == bytes(range(256)) * 64
