@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.compat.kubectl import Kubectl, binary
 from tests.fixtures.apiserver import ApiServerProcess
 from tests.fixtures.etcd import free_port
+
+if TYPE_CHECKING:
+    from tests.fixtures.docker import NodeNamespace
 
 NODE = "streams-node"
 _names = itertools.count(1)
@@ -51,6 +55,19 @@ def kubectl_for(version: str, url: str, home: Path) -> Kubectl:
     if not binary(version).exists():
         pytest.skip(f"kubectl {version} is not installed")
     return Kubectl(version, url, home)
+
+
+def kubectl_on(version: str, node: NodeNamespace, home: Path) -> Kubectl:
+    """kubectl ``version`` for a Docker node (tests/fixtures/docker.py) with the node's
+    kubeconfig: its CA and the admin token (kubectl's -s keeps the context's CA and user)."""
+    k = kubectl_for(version, node.url, home)
+    shutil.copy(node.kubeconfig, k.home / "config")
+    return k
+
+
+def wait_running(k: Kubectl, name: str) -> None:
+    wait_for(lambda: k("get", "pod", name, "-o", "jsonpath={.status.phase}").out == "Running",
+             within=60, what=f"pod {name} Running")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ import json
 import os
 import pty
 import select
-import shutil
 import struct
 import subprocess
 import termios
@@ -29,7 +28,7 @@ from kubernetes.stream import stream as kstream
 from tests.compat.kubectl import Kubectl
 from tests.fixtures.docker import NodeNamespace, docker_node  # noqa: F401 - fixture
 
-from .conftest import kubectl_for, wait_for
+from .conftest import kubectl_on, wait_for, wait_running
 from .test_docker import client_for
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
@@ -39,28 +38,17 @@ READER = "reader"
 it outlives every attach)."""
 
 
-def _kubectl(version: str, node: NodeNamespace, home: Path) -> Kubectl:
-    k = kubectl_for(version, node.url, home)
-    shutil.copy(node.kubeconfig, k.home / "config")
-    return k
-
-
-def _running(k: Kubectl, name: str) -> None:
-    wait_for(lambda: k("get", "pod", name, "-o", "jsonpath={.status.phase}").out == "Running",
-             within=60, what=f"pod {name} Running")
-
-
 @pytest.fixture(scope="module")
 def reader(docker_node: NodeNamespace,  # noqa: F811
            tmp_path_factory: pytest.TempPathFactory) -> str:
-    k = _kubectl("1.33", docker_node, tmp_path_factory.mktemp("attach-setup"))
+    k = kubectl_on("1.33", docker_node, tmp_path_factory.mktemp("attach-setup"))
     k("create", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": READER},
         "spec": {"terminationGracePeriodSeconds": 1, "containers": [
             {"name": "main", "image": "busybox", "imagePullPolicy": "Never", "stdin": True,
              "command": ["sh", "-c", "while read x; do echo got $x; echo err $x >&2; done"]},
         ]}}))
-    _running(k, READER)
+    wait_running(k, READER)
     return READER
 
 
@@ -75,7 +63,7 @@ def test_attach_to_a_running_shell(version: str, reader: str,
                                    tmp_path: Path) -> None:
     """stdin reaches the running process, its stdout and stderr come back; the end of
     kubectl's stdin detaches (the container has no stdinOnce) and the process lives on."""
-    k = _kubectl(version, docker_node, tmp_path)
+    k = kubectl_on(version, docker_node, tmp_path)
     proc = _popen(k, "attach", "-i", reader)
     try:
         assert proc.stdin is not None and proc.stdout is not None
@@ -103,7 +91,7 @@ def test_attach_output_only_and_errors(reader: str,
     """Without -i attach streams output until the client leaves; ``-t`` on a container
     without a tty is kubectl's own warning; no upgrade or a bad container is the API server's
     400."""
-    k = _kubectl("1.33", docker_node, tmp_path)
+    k = kubectl_on("1.33", docker_node, tmp_path)
     watcher = k.popen("attach", reader)
     try:
         time.sleep(1.0)  # attached (no output until something is written)
@@ -154,7 +142,7 @@ def test_run_interactive_and_remove(version: str, docker_node: NodeNamespace,  #
                                     tmp_path: Path) -> None:
     """``kubectl run -i --rm --restart=Never``: the pod (stdin, stdinOnce) reads the test's
     input through the attach, ends with stdin, kubectl takes its exit code and deletes it."""
-    k = _kubectl(version, docker_node, tmp_path)
+    k = kubectl_on(version, docker_node, tmp_path)
     name = f"run-{version.replace('.', '')}"
     res = k("run", "-i", "--rm", "--restart=Never", name, "--image=busybox",
             "--image-pull-policy=Never", "--", "sh", "-c", "read x; echo got $x; exit 3",
@@ -170,7 +158,7 @@ def test_run_it_with_a_terminal(docker_node: NodeNamespace,  # noqa: F811
                                 tmp_path: Path) -> None:
     """``kubectl run -it --rm ... -- sh`` on a pseudo-terminal: the container's tty, its
     size from kubectl's resize, ``exit`` ends the pod and kubectl removes it."""
-    k = _kubectl("1.33", docker_node, tmp_path)
+    k = kubectl_on("1.33", docker_node, tmp_path)
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     proc = subprocess.Popen(

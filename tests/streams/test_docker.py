@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from kubernetes.stream import stream as kstream
 from tests.compat.kubectl import Kubectl
 from tests.fixtures.docker import NodeNamespace, docker_node  # noqa: F401 - fixture
 
-from .conftest import kubectl_for, wait_for
+from .conftest import kubectl_on, wait_for, wait_running
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
@@ -47,11 +46,7 @@ def busybox_pod(name: str, script: str, *, volume: bool = False) -> str:
 @pytest.fixture(scope="module")
 def kubectl(docker_node: NodeNamespace,  # noqa: F811
             tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    k = kubectl_for("1.33", docker_node.url, tmp_path_factory.mktemp("kube-docker"))
-    # Kubectl's own kubeconfig has no credentials; the node's has its CA and the admin token
-    # for the same server (kubectl's -s keeps the context's CA and user).
-    shutil.copy(docker_node.kubeconfig, k.home / "config")
-    return k
+    return kubectl_on("1.33", docker_node, tmp_path_factory.mktemp("kube-docker"))
 
 
 def client_for(node: NodeNamespace) -> kclient.CoreV1Api:
@@ -62,16 +57,10 @@ def client_for(node: NodeNamespace) -> kclient.CoreV1Api:
     return kclient.CoreV1Api(kclient.ApiClient(cfg))
 
 
-def running(kubectl: Kubectl, name: str) -> None:
-    wait_for(lambda: kubectl("get", "pod", name, "-o",
-                             "jsonpath={.status.phase}").out == "Running",
-             within=60, what=f"pod {name} Running")
-
-
 @pytest.fixture(scope="module")
 def ticker(kubectl: Kubectl) -> str:
     kubectl("create", "-f", "-", input=busybox_pod("ticker", TICKER))
-    running(kubectl, "ticker")
+    wait_running(kubectl, "ticker")
     wait_for(lambda: "tick 2" in kubectl("logs", "ticker").out, what="two ticks")
     return "ticker"
 
@@ -159,7 +148,7 @@ def test_nginx_logs_and_exec(kubectl: Kubectl, docker_node: NodeNamespace) -> No
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
         "spec": {"containers": [{"name": "nginx", "image": "nginx",
                                  "imagePullPolicy": "Never"}]}}))
-    running(kubectl, "web")
+    wait_running(kubectl, "web")
     res = kubectl("logs", "web")
     assert res.code == 0
     assert kubectl("exec", "web", "--", "cat", "/etc/hostname").out == "web\n"
@@ -199,8 +188,7 @@ def test_logs_errors_in_kubelet_words(kubectl: Kubectl, ticker: str,
 def test_exec_over_spdy(version: str, ticker: str, docker_node: NodeNamespace,  # noqa: F811
                         tmp_path: Path) -> None:
     """kubectl before 1.30 speaks SPDY/3.1 for exec: same answers as the WebSocket."""
-    k = kubectl_for(version, docker_node.url, tmp_path)
-    shutil.copy(docker_node.kubeconfig, k.home / "config")
+    k = kubectl_on(version, docker_node, tmp_path)
     assert k("exec", ticker, "--", "cat", "/etc/hostname").out == f"{ticker}\n"
     res = k("exec", ticker, "--", "sh", "-c", "echo out; echo err >&2; exit 7", check=False)
     assert res.code == 7, res
@@ -218,8 +206,7 @@ def test_kubectl_cp_both_ways(version: str, ticker: str, docker_node: NodeNamesp
                               tmp_path: Path) -> None:
     """kubectl cp is exec with tar (busybox has it): a file and a directory into the pod and
     back, over SPDY (1.27) and the WebSocket (1.33)."""
-    k = kubectl_for(version, docker_node.url, tmp_path / "home")
-    shutil.copy(docker_node.kubeconfig, k.home / "config")
+    k = kubectl_on(version, docker_node, tmp_path / "home")
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)
     (src / "a.txt").write_text("alpha\n")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 import subprocess
 import threading
@@ -26,7 +25,7 @@ import pytest
 from tests.compat.kubectl import Kubectl
 from tests.fixtures.docker import NodeNamespace, docker_node  # noqa: F401 - fixture
 
-from .conftest import kubectl_for, wait_for
+from .conftest import kubectl_on, wait_for
 
 pytestmark = [pytest.mark.kubectl, pytest.mark.slow]
 
@@ -34,16 +33,10 @@ POD = "pf-web"
 FORWARDING = re.compile(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)")
 
 
-def _kubectl(version: str, node: NodeNamespace, home: Path) -> Kubectl:
-    k = kubectl_for(version, node.url, home)
-    shutil.copy(node.kubeconfig, k.home / "config")
-    return k
-
-
 @pytest.fixture(scope="module")
 def nginx(docker_node: NodeNamespace,  # noqa: F811
           tmp_path_factory: pytest.TempPathFactory) -> str:
-    k = _kubectl("1.33", docker_node, tmp_path_factory.mktemp("pf-setup"))
+    k = kubectl_on("1.33", docker_node, tmp_path_factory.mktemp("pf-setup"))
     k("create", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": POD},
         "spec": {"terminationGracePeriodSeconds": 1, "containers": [
@@ -89,7 +82,7 @@ def http_get(port: int, path: str = "/") -> bytes:
 def test_port_forward_to_nginx(version: str, nginx: str,
                                docker_node: NodeNamespace,  # noqa: F811
                                tmp_path: Path) -> None:
-    k = _kubectl(version, docker_node, tmp_path)
+    k = kubectl_on(version, docker_node, tmp_path)
     with forwarding(k, 80) as (port, _):
         page = http_get(port)
         assert page.startswith(b"HTTP/1.1 200 OK"), page[:200]
@@ -117,7 +110,7 @@ def test_port_forward_to_nginx(version: str, nginx: str,
 
 def test_port_nothing_listens_on(nginx: str, docker_node: NodeNamespace,  # noqa: F811
                                  tmp_path: Path) -> None:
-    k = _kubectl("1.33", docker_node, tmp_path)
+    k = kubectl_on("1.33", docker_node, tmp_path)
     with forwarding(k, 81) as (port, proc):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -143,7 +136,7 @@ def test_a_server_on_the_containers_loopback_is_reached(
         docker_node: NodeNamespace, tmp_path: Path) -> None:  # noqa: F811
     """busybox httpd bound to 127.0.0.1:8081 inside the pod: not reachable on the pod IP,
     reachable through port-forward (the kubelet dials inside the pod's network namespace)."""
-    k = _kubectl("1.33", docker_node, tmp_path)
+    k = kubectl_on("1.33", docker_node, tmp_path)
     script = ("mkdir -p /www && echo loopback-only > /www/index.html && "
               "exec httpd -f -p 127.0.0.1:8081 -h /www")
     k("create", "-f", "-", input=json.dumps({
@@ -178,7 +171,7 @@ def test_a_server_on_the_containers_loopback_is_reached(
 
 def test_port_forward_errors(nginx: str, docker_node: NodeNamespace,  # noqa: F811
                              tmp_path: Path) -> None:
-    k = _kubectl("1.33", docker_node, tmp_path)
+    k = kubectl_on("1.33", docker_node, tmp_path)
     res = k.fail("port-forward", "pod/no-such-pod", ":80")
     assert 'pods "no-such-pod" not found' in res.err
     started = time.monotonic()
